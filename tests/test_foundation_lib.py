@@ -1,0 +1,85 @@
+"""vocab, images, atomic writes, progress and setup helpers."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lib import atomic, images, progress, setup
+from lib.vocab import EOS_ID, SOS_ID, UNK_ID, Vocab
+
+
+def test_vocab_roundtrip(tmp_path):
+    v = Vocab.build([["x", "^", "2"], ["x", "+", "1"]])
+    assert v.itos[:4] == ["<PAD>", "<SOS>", "<EOS>", "<UNK>"] and v.itos[4] == "x"
+    ids = v.encode(["x", "+", "y"])
+    assert ids[0] == SOS_ID and ids[-1] == EOS_ID and ids[3] == UNK_ID
+    assert v.decode(ids[:-1] + [EOS_ID, v.stoi["x"]]) == ["x", "+", "<UNK>"]
+    v.save(tmp_path / "vocab.json")
+    assert json.loads((tmp_path / "vocab.json").read_text())["<PAD>"] == 0
+    assert Vocab.load(tmp_path / "vocab.json").itos == v.itos
+    with pytest.raises(ValueError, match="gaps"):
+        Vocab.from_dict({"<PAD>": 0, "<SOS>": 1, "<EOS>": 2, "<UNK>": 5})
+
+
+def test_crop_and_bucket():
+    img = np.full((300, 500), 255, np.uint8)
+    img[100:120, 200:260] = 0
+    crop = images.crop_whitespace(img, margin=4)
+    assert crop.shape == (28, 68)
+    out = images.preprocess(img)
+    assert out.shape == (40, 80) and out.dtype == np.uint8 and out[-1, -1] == 255
+    assert images.pick_bucket(2000, 50) is None
+    big = np.zeros((100, 4000), np.uint8)
+    assert images.pad_to_bucket(big).shape == (200, 1600)   # scaled down, not dropped
+    blank = np.full((10, 10), 255, np.uint8)
+    assert images.crop_whitespace(blank).shape == (10, 10) and not images.has_ink(blank)
+
+
+def test_load_grey_errors_name_file(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(images.ImageError, match="bad.png"):
+        images.load_grey(bad)
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((5, 7, 4), 0, np.uint8), "RGBA").save(good)   # fully transparent
+    assert images.load_grey(good).min() == 255                           # composited on white
+    with pytest.raises(images.ImageError, match="missing.png: no such"):
+        images.load_grey(tmp_path / "missing.png")
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    p = atomic.write_text(tmp_path / "a.txt", "old")
+
+    class Boom:
+        def __str__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        atomic._atomic(p, lambda f: f.write(str(Boom())), "w")
+    assert p.read_text() == "old" and [x.name for x in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_line_progress_prints_plain_lines(capsys, monkeypatch):
+    monkeypatch.setenv("IM2LATEX_HEADLESS", "1")
+    bar = progress.progress(range(5), desc="train", interval=0)
+    assert isinstance(bar, progress.LineProgress)
+    assert list(bar) == [0, 1, 2, 3, 4]
+    out = capsys.readouterr().out
+    assert "train: 5/5 (100%)" in out and "\r" not in out
+
+
+def test_start_makes_run_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("IM2LATEX_HOME", str(tmp_path))
+    monkeypatch.delenv("IM2LATEX_RUN", raising=False)
+    ctx = setup.start("model2", profile="smoke", data="crohme", quiet=True)
+    assert ctx.run == "smoke-crohme" and ctx.out == tmp_path / "outputs" / "smoke-crohme" / "model2"
+    assert ctx.out.is_dir() and ctx.processed_dir() == tmp_path / "data" / "processed" / "crohme"
+    with pytest.raises(ValueError, match="unknown data source"):
+        setup.start("x", data="mnist")
+
+
+def test_install_missing_lists_only_missing(monkeypatch):
+    assert setup.missing_packages({"os": "os", "surely_not_a_module_xyz": "xyz-pkg"}) == ["xyz-pkg"]
+    assert "torch" not in setup.NEEDED.values()

@@ -1,0 +1,24 @@
+"""Every notebook: `parameters` cell first, the bootstrap guard, no outputs, kernel python3, short cells."""
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MAX_CELL_LINES = 20
+
+
+@pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in notebooks/ yet")
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
+    for name in ("profile", "data", "run"):
+        assert f"{name} =" in code[0].source, f"parameters cell lacks {name}"
+    assert "is_relative_to(root)" in code[1].source and "setup.start(" in code[1].source
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    for i, c in enumerate(code):
+        assert not c.get("outputs") and c.get("execution_count") is None, f"cell {i} has outputs"
+        assert len(c.source.splitlines()) <= MAX_CELL_LINES, f"code cell {i} is long: logic belongs in lib/"
+    assert any(c.cell_type == "markdown" for c in nb.cells)
