@@ -36,7 +36,11 @@ class Profile:
     batch_size: int
     lr: float
     checkpoint_minutes: float  # `last.pt` is also written every N minutes
+    patience: int              # early stopping: epochs without a better validation edit score
+    val_limit: int | None      # at most this many dev images per validation (None: all)
     # model 2: ResNet + Transformer
+    m2_resnet: str             # "resnet18" or "resnet34" stages
+    m2_stages: int             # stop after layer 2, 3 or 4
     m2_d_model: int
     m2_layers: int
     m2_heads: int
@@ -71,7 +75,8 @@ _PROFILES: dict[str, Profile] = {
     # The whole series in a few minutes on 2 CPU cores: for tests, not for accuracy.
     "smoke": Profile(
         name="smoke", demo_pages=4, crohme_train=60, crohme_test=20, max_tokens=60, workers=0,
-        epochs=2, max_minutes=1.0, batch_size=8, checkpoint_minutes=1.0,
+        epochs=2, max_minutes=1.0, batch_size=8, checkpoint_minutes=1.0, patience=5, val_limit=16,
+        m2_resnet="resnet18", m2_stages=3,
         m2_d_model=32, m2_layers=1, m2_heads=2, m2_ff=64, m2_dropout=0.1,
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.3, beam=2, eval_limit=16, **_COMMON,
@@ -79,15 +84,17 @@ _PROFILES: dict[str, Profile] = {
     # A meaningful run on a laptop-class CPU: the whole series in about an hour on 2 cores.
     "cpu": Profile(
         name="cpu", demo_pages=120, crohme_train=2000, crohme_test=300, max_tokens=100, workers=2,
-        epochs=12, max_minutes=12.0, batch_size=16, checkpoint_minutes=5.0,
+        epochs=12, max_minutes=8.0, batch_size=16, checkpoint_minutes=5.0, patience=4, val_limit=200,
+        m2_resnet="resnet18", m2_stages=3,
         m2_d_model=96, m2_layers=2, m2_heads=4, m2_ff=192, m2_dropout=0.2,
         m1_cnn_widths=(32, 64, 96, 96, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
-        ablation_epochs=3, ablation_minutes=2.5, beam=3, eval_limit=None, **_COMMON,
+        ablation_epochs=3, ablation_minutes=1.5, beam=3, eval_limit=None, **_COMMON,
     ),
     # Course-grade run on one RTX 3090 (24 GB).
     "gpu": Profile(
         name="gpu", demo_pages=1500, crohme_train=None, crohme_test=None, max_tokens=150, workers=4,
-        epochs=30, max_minutes=None, batch_size=32, checkpoint_minutes=10.0,
+        epochs=30, max_minutes=None, batch_size=32, checkpoint_minutes=10.0, patience=6, val_limit=None,
+        m2_resnet="resnet18", m2_stages=3,
         m2_d_model=128, m2_layers=3, m2_heads=4, m2_ff=256, m2_dropout=0.3,
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,
         ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None, **_COMMON,
