@@ -1,0 +1,33 @@
+"""Model registry: `build_model("model2", vocab_size, **hparams)` or `model_from_profile(name, vocab_size, profile)`."""
+from __future__ import annotations
+
+import importlib
+
+from ..config import Profile
+from .base import Im2SeqModel
+
+# name -> "module:Class"; each module also defines `hparams_from_profile(profile) -> dict`.
+REGISTRY = {
+    "model1": "lib.models.im2markup:Im2Markup",                 # CNN + row encoder + attention LSTM
+    "model2": "lib.models.resnet_transformer:ResNetTransformer",  # ResNet + Transformer decoder
+}
+
+
+def _resolve(name: str):
+    if name not in REGISTRY:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(REGISTRY)}")
+    module_name, cls_name = REGISTRY[name].split(":")
+    module = importlib.import_module(module_name)
+    return module, getattr(module, cls_name)
+
+
+def build_model(name: str, vocab_size: int, **hparams) -> Im2SeqModel:
+    """A fresh model; `hparams` are its constructor arguments (as saved in checkpoints)."""
+    _, cls = _resolve(name)
+    return cls(vocab_size=vocab_size, **hparams)
+
+
+def model_from_profile(name: str, vocab_size: int, profile: Profile, **overrides) -> Im2SeqModel:
+    """A model sized by the profile (overrides win)."""
+    module, _ = _resolve(name)
+    return build_model(name, vocab_size, **{**module.hparams_from_profile(profile), **overrides})
