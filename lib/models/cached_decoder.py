@@ -1,0 +1,147 @@
+"""A pre-norm Transformer decoder that runs either over a whole prefix or one token at a time with a cache.
+
+`nn.TransformerDecoder` re-runs every earlier position at each step; here each layer keeps the keys and
+values of the tokens already seen (and of the memory), so a decoding step costs one new token's work.
+Both paths use the same weights and agree within float tolerance (tests/test_model2.py).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _heads(x: Tensor, heads: int) -> Tensor:
+    """[B, T, D] -> [B, heads, T, D / heads]."""
+    b, t, d = x.shape
+    return x.view(b, t, heads, d // heads).transpose(1, 2)
+
+
+def _merge(x: Tensor) -> Tensor:
+    """[B, heads, T, dh] -> [B, T, heads * dh]."""
+    b, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * dh)
+
+
+class DecoderLayer(nn.Module):
+    """Self-attention (causal), cross-attention over the image memory, feed-forward; pre-norm residuals."""
+
+    def __init__(self, d_model: int, heads: int, ff: int, dropout: float):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model {d_model} is not divisible by heads {heads}")
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.self_out = nn.Linear(d_model, d_model)
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.cross_out = nn.Linear(d_model, d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, d_model))
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values of the memory, [B, heads, N, dh] each (computed once per image)."""
+        k, v = self.kv(memory).chunk(2, dim=-1)
+        return _heads(k, self.heads), _heads(v, self.heads)
+
+    def _cross(self, x: Tensor, mk: Tensor, mv: Tensor, mem_mask: Tensor | None,
+               need_weights: bool) -> tuple[Tensor, Tensor | None]:
+        q = _heads(self.q(self.norm2(x)), self.heads)
+        bias = None if mem_mask is None else mem_mask[:, None, None, :]
+        if not need_weights:
+            p = self.dropout if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, mk, mv, attn_mask=bias, dropout_p=p)
+            return self.cross_out(_merge(out)), None
+        scores = q @ mk.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        if bias is not None:
+            scores = scores.masked_fill(~bias, float("-inf"))
+        weights = scores.float().softmax(-1).to(q.dtype)
+        out = F.dropout(weights, self.dropout, self.training) @ mv
+        return self.cross_out(_merge(out)), weights.mean(1)  # mean over heads: [B, T, N]
+
+    def forward(self, x: Tensor, mk: Tensor, mv: Tensor, mem_mask: Tensor | None) -> Tensor:
+        """Whole prefix x [B, T, D] at once with a causal mask."""
+        q, k, v = (_heads(t, self.heads) for t in self.qkv(self.norm1(x)).chunk(3, dim=-1))
+        p = self.dropout if self.training else 0.0
+        x = x + self.drop(self.self_out(_merge(F.scaled_dot_product_attention(q, k, v, dropout_p=p,
+                                                                              is_causal=True))))
+        x = x + self.drop(self._cross(x, mk, mv, mem_mask, need_weights=False)[0])
+        return x + self.drop(self.ff(self.norm3(x)))
+
+    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, mk: Tensor, mv: Tensor,
+             mem_mask: Tensor | None, need_weights: bool) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """One new token x [B, 1, D]; returns (output, new key cache, new value cache, cross weights)."""
+        q, k, v = (_heads(t, self.heads) for t in self.qkv(self.norm1(x)).chunk(3, dim=-1))
+        cache_k, cache_v = torch.cat([cache_k, k], dim=2), torch.cat([cache_v, v], dim=2)
+        p = self.dropout if self.training else 0.0
+        x = x + self.drop(self.self_out(_merge(F.scaled_dot_product_attention(q, cache_k, cache_v,
+                                                                              dropout_p=p))))
+        out, weights = self._cross(x, mk, mv, mem_mask, need_weights)
+        x = x + self.drop(out)
+        return x + self.drop(self.ff(self.norm3(x))), cache_k, cache_v, weights
+
+
+class CachedDecoder(nn.Module):
+    """Token embedding + sinusoidal positions + a stack of `DecoderLayer` + output projection."""
+
+    def __init__(self, vocab_size: int, d_model: int, layers: int, heads: int, ff: int, dropout: float):
+        super().__init__()
+        from .posenc import sinusoid
+
+        self._sinusoid = sinusoid
+        self.d_model, self.heads = d_model, heads
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.layers = nn.ModuleList(DecoderLayer(d_model, heads, ff, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.out = nn.Linear(d_model, vocab_size)
+        self.drop = nn.Dropout(dropout)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Xavier for projections, zero biases, unit-variance embeddings after the sqrt(d) scale."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.embed.weight, std=self.d_model ** -0.5)
+
+    def _embed(self, tokens: Tensor, start: int) -> Tensor:
+        pos = torch.arange(start, start + tokens.shape[1], device=tokens.device)
+        x = self.embed(tokens) * math.sqrt(self.d_model) + self._sinusoid(pos, self.d_model).to(
+            self.embed.weight.dtype)
+        return self.drop(x)
+
+    def memory_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
+        return [layer.memory_kv(memory) for layer in self.layers]
+
+    def forward(self, tokens: Tensor, memory: Tensor, mem_mask: Tensor | None) -> Tensor:
+        """Logits [B, T, V] for a whole prefix (teacher forcing, or the uncached reference)."""
+        x = self._embed(tokens, 0)
+        for layer in self.layers:
+            mk, mv = layer.memory_kv(memory)
+            x = layer(x, mk, mv, mem_mask)
+        return self.out(self.norm(x))
+
+    def init_state(self, memory: Tensor) -> dict:
+        """Empty self-attention caches and the memory's keys/values per layer."""
+        b = memory.shape[0]
+        empty = memory.new_zeros(b, self.heads, 0, self.d_model // self.heads)
+        state: dict = {}
+        for i, (mk, mv) in enumerate(self.memory_kv(memory)):
+            state.update({f"k{i}": empty, f"v{i}": empty, f"mk{i}": mk, f"mv{i}": mv})
+        return state
+
+    def step(self, state: dict, tokens: Tensor, mem_mask: Tensor | None) -> tuple[Tensor, dict]:
+        """Logits [B, V] for one new token per row; updates the caches and `attn` (last layer, head mean)."""
+        x = self._embed(tokens[:, None], state["k0"].shape[2])
+        new = dict(state)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x, new[f"k{i}"], new[f"v{i}"], w = layer.step(x, state[f"k{i}"], state[f"v{i}"], state[f"mk{i}"],
+                                                          state[f"mv{i}"], mem_mask, need_weights=i == last)
+            if w is not None:
+                new["attn"] = w[:, 0]
+        return self.out(self.norm(x))[:, 0], new

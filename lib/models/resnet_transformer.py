@@ -1,0 +1,95 @@
+"""Model 2: ResNet encoder (one-channel stem, first stages of ResNet-18/34) + Transformer decoder.
+
+As in Singh (2021) and the public image-to-latex project: ResNet features -> 1x1 bottleneck to d_model
+-> 2D sinusoidal positions -> a Transformer decoder attending over the flattened grid. Our decoder keeps
+a key/value cache so greedy and beam decoding cost one new token per step.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import Tensor, nn
+
+from ..config import Profile
+from .base import Im2SeqModel
+from .cached_decoder import CachedDecoder
+from .posenc import sinusoid_2d
+
+RESNETS = ("resnet18", "resnet34")
+STAGE_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512}  # output channels after layerN (BasicBlock ResNets)
+DEFAULTS = dict(resnet="resnet18", stages=3, d_model=128, layers=3, heads=4, ff=256, dropout=0.3)
+
+
+def hparams_from_profile(profile: Profile) -> dict:
+    """Constructor arguments sized by the profile."""
+    return dict(resnet=profile.m2_resnet, stages=profile.m2_stages, d_model=profile.m2_d_model,
+                layers=profile.m2_layers, heads=profile.m2_heads, ff=profile.m2_ff, dropout=profile.m2_dropout)
+
+
+def resnet_encoder(resnet: str = "resnet18", stages: int = 3) -> tuple[nn.Sequential, int]:
+    """The stem and layers 1..stages of a torchvision ResNet (no weights), taking one grey channel."""
+    if resnet not in RESNETS:
+        raise ValueError(f"unknown resnet {resnet!r}: choose one of {', '.join(RESNETS)}")
+    if stages not in STAGE_CHANNELS:
+        raise ValueError(f"stages must be 1..4, got {stages}")
+    # zero_init_residual: each residual block starts as identity, which trains faster from scratch
+    net = getattr(torchvision.models, resnet)(weights=None, zero_init_residual=True)
+    stem = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    nn.init.kaiming_normal_(stem.weight, mode="fan_out", nonlinearity="relu")
+    layers = [getattr(net, f"layer{i}") for i in range(1, stages + 1)]
+    return nn.Sequential(stem, net.bn1, net.relu, net.maxpool, *layers), STAGE_CHANNELS[stages]
+
+
+class ResNetTransformer(Im2SeqModel):
+    """ResNet features + 2D positions as memory; a cached Transformer decoder over it."""
+
+    name = "model2"
+
+    def __init__(self, vocab_size: int, resnet: str = "resnet18", stages: int = 3, d_model: int = 128,
+                 layers: int = 3, heads: int = 4, ff: int = 256, dropout: float = 0.3):
+        super().__init__()
+        self.hparams = dict(resnet=resnet, stages=stages, d_model=d_model, layers=layers, heads=heads,
+                            ff=ff, dropout=dropout)
+        self.vocab_size, self.d_model = vocab_size, d_model
+        self.backbone, channels = resnet_encoder(resnet, stages)
+        self.bottleneck = nn.Conv2d(channels, d_model, kernel_size=1)
+        nn.init.xavier_uniform_(self.bottleneck.weight)
+        nn.init.zeros_(self.bottleneck.bias)
+        self.decoder = CachedDecoder(vocab_size, d_model, layers, heads, ff, dropout)
+        self._pe_cache: dict = {}
+
+    def _pe(self, h: int, w: int, like: Tensor) -> Tensor:
+        key = (h, w, like.device, like.dtype)
+        if key not in self._pe_cache:
+            self._pe_cache[key] = sinusoid_2d(h, w, self.d_model, like.device).to(like.dtype)
+        return self._pe_cache[key]
+
+    def encode(self, images: Tensor, mask: Tensor | None = None) -> dict:
+        """memory [B, N, D] over the h x w feature grid, its mask [B, N] and hw."""
+        feats = self.bottleneck(self.backbone(1.0 - images))  # ink and padding: ink high, white zero
+        b, d, h, w = feats.shape
+        feats = feats + self._pe(h, w, feats)
+        memory = feats.flatten(2).transpose(1, 2)
+        if mask is None:
+            fmask = torch.ones(b, h * w, dtype=torch.bool, device=images.device)
+        else:  # a cell is valid when its window holds any real pixel
+            fmask = F.adaptive_max_pool2d(mask[:, None].float(), (h, w)).flatten(1) > 0
+        return {"memory": memory, "mask": fmask, "hw": (h, w)}
+
+    def _mem_mask(self, memory: dict) -> Tensor | None:
+        m = memory["mask"]
+        return None if bool(m.all()) else m
+
+    def decode_prefix(self, memory: dict, tokens: Tensor) -> Tensor:
+        """Logits [B, T, V] for whole prefixes (teacher forcing; the uncached reference)."""
+        return self.decoder(tokens, memory["memory"], self._mem_mask(memory))
+
+    def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None) -> Tensor:
+        return self.decode_prefix(self.encode(images, mask), tgt_in)
+
+    def init_state(self, memory: dict) -> dict:
+        return self.decoder.init_state(memory["memory"])
+
+    def step(self, memory: dict, state: dict, tokens: Tensor) -> tuple[Tensor, dict]:
+        return self.decoder.step(state, tokens, self._mem_mask(memory))
