@@ -1,0 +1,134 @@
+"""Model 1, im2markup (Deng et al. 2016): VGG CNN, BiLSTM row encoder, attention LSTM decoder."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ..config import Profile
+from ..vocab import PAD_ID
+from .base import Im2SeqModel
+from .cnn import VGGEncoder, check_size
+
+CNN_WIDTHS = (64, 128, 256, 256, 512, 512)
+ENC_HIDDEN = 256   # per direction: the context vectors have 2 * ENC_HIDDEN features
+DEC_HIDDEN = 512
+EMBED = 80
+DROPOUT = 0.2
+MAX_ROWS = 256     # learned initial states for rows 0..MAX_ROWS-1; lower rows share the last one
+
+
+def hparams_from_profile(profile: Profile) -> dict:
+    """Constructor arguments sized by a profile (`m1_dropout` may be given as a profile override)."""
+    return dict(cnn_widths=list(profile.m1_cnn_widths), enc_hidden=profile.m1_enc_hidden,
+                dec_hidden=profile.m1_dec_hidden, embed=profile.m1_embed,
+                dropout=float(profile.extra.get("m1_dropout", DROPOUT)))
+
+
+class RowEncoder(nn.Module):
+    """A bidirectional LSTM run over every feature-map row, started from a learned state per row."""
+
+    def __init__(self, in_dim: int, hidden: int, max_rows: int = MAX_ROWS):
+        super().__init__()
+        self.hidden, self.max_rows = hidden, max_rows
+        self.rnn = nn.LSTM(in_dim, hidden, batch_first=True, bidirectional=True)
+        self.row_init = nn.Embedding(max_rows, 4 * hidden)  # (h, c) x (forward, backward)
+        nn.init.normal_(self.row_init.weight, std=0.1)
+
+    def forward(self, feats: Tensor, mask: Tensor | None = None) -> Tensor:
+        """feats [B, C, H, W] -> [B, H, W, 2*hidden]; `mask` [B, H, W] marks a valid prefix of each row."""
+        b, c, h, w = feats.shape
+        seq = feats.permute(0, 2, 3, 1).reshape(b * h, w, c)
+        rows = torch.arange(h, device=feats.device).clamp(max=self.max_rows - 1)
+        init = self.row_init(rows).view(1, h, 2, 2, self.hidden).expand(b, -1, -1, -1, -1)
+        init = init.reshape(b * h, 2, 2, self.hidden).to(seq.dtype)
+        h0 = init[:, 0].transpose(0, 1).contiguous()  # [2 directions, B*H, hidden]
+        c0 = init[:, 1].transpose(0, 1).contiguous()
+        if mask is None or bool(mask.all()):
+            out, _ = self.rnn(seq, (h0, c0))
+        else:  # the backward direction must start at each row's last real column, not in the padding
+            lengths = mask.reshape(b * h, w).sum(1).clamp(min=1).cpu()
+            packed = pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.rnn(packed, (h0, c0))
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=w)
+        return out.reshape(b, h, w, 2 * self.hidden)
+
+
+class Im2Markup(Im2SeqModel):
+    """CNN + row encoder + LSTM decoder with (bilinear) attention over all positions and input feeding."""
+
+    name = "model1"
+
+    def __init__(self, vocab_size: int, cnn_widths: Sequence[int] = CNN_WIDTHS, enc_hidden: int = ENC_HIDDEN,
+                 dec_hidden: int = DEC_HIDDEN, embed: int = EMBED, dropout: float = DROPOUT,
+                 max_rows: int = MAX_ROWS):
+        super().__init__()
+        self.hparams = dict(cnn_widths=list(cnn_widths), enc_hidden=enc_hidden, dec_hidden=dec_hidden,
+                            embed=embed, dropout=dropout, max_rows=max_rows)
+        self.vocab_size = vocab_size
+        self.cnn = VGGEncoder(cnn_widths)
+        self.rows = RowEncoder(self.cnn.out_channels, enc_hidden, max_rows)
+        ctx_dim = 2 * enc_hidden
+        self.embed = nn.Embedding(vocab_size, embed, padding_idx=PAD_ID)
+        self.cell = nn.LSTMCell(embed + dec_hidden, dec_hidden)   # input: [token; previous output]
+        self.query = nn.Linear(dec_hidden, ctx_dim, bias=False)   # score = ctx . (W h)
+        self.combine = nn.Linear(dec_hidden + ctx_dim, dec_hidden, bias=False)
+        self.drop = nn.Dropout(dropout)
+        self.generator = nn.Linear(dec_hidden, vocab_size)
+        with torch.no_grad():  # forget-gate bias 1: remember by default early in training
+            self.cell.bias_hh[dec_hidden:2 * dec_hidden].fill_(1.0)
+
+    def encode(self, images: Tensor, mask: Tensor | None = None) -> dict:
+        """Images [B, 1, H, W] (white = 1) -> {"ctx" [B, N, D], "mask" [B, N], "hw" (H', W')}."""
+        check_size(images)
+        feats, fmask = self.cnn(1.0 - images, mask)  # ink-positive: white paper and padding are 0
+        b, _, h, w = feats.shape
+        ctx = self.rows(feats, fmask).reshape(b, h * w, -1)
+        if fmask is None:
+            fmask = torch.ones(b, h, w, dtype=torch.bool, device=ctx.device)
+        fmask = fmask.reshape(b, h * w).clone()
+        fmask[:, 0] = True  # never an empty attention set (an all-padding image still gets a position)
+        return {"ctx": ctx, "mask": fmask, "hw": (h, w)}
+
+    def init_state(self, memory: dict) -> dict:
+        """Zero LSTM state and input feed; `attn` is zero until the first step."""
+        ctx = memory["ctx"]
+        zeros = ctx.new_zeros(ctx.shape[0], self.hparams["dec_hidden"])
+        return {"h": zeros, "c": zeros.clone(), "feed": zeros.clone(),
+                "attn": ctx.new_zeros(ctx.shape[0], ctx.shape[1], dtype=torch.float32)}
+
+    def _attend(self, h: Tensor, memory: dict) -> tuple[Tensor, Tensor]:
+        """Luong attention: weights over valid positions and the output o = tanh(W [h; context])."""
+        ctx = memory["ctx"]
+        scores = torch.bmm(ctx, self.query(h).unsqueeze(2)).squeeze(2).float()
+        attn = torch.softmax(scores.masked_fill(~memory["mask"], float("-inf")), dim=-1)
+        context = torch.bmm(attn.to(ctx.dtype).unsqueeze(1), ctx).squeeze(1)
+        out = torch.tanh(self.combine(torch.cat([h, context.to(h.dtype)], dim=-1)))
+        return self.drop(out), attn
+
+    def _advance(self, memory: dict, state: dict, emb: Tensor) -> dict:
+        h, c = self.cell(torch.cat([emb, state["feed"].to(emb.dtype)], dim=-1), (state["h"], state["c"]))
+        out, attn = self._attend(h, memory)
+        return {"h": h, "c": c, "feed": out, "attn": attn}
+
+    def step(self, memory: dict, state: dict, tokens: Tensor) -> tuple[Tensor, dict]:
+        """One token per row -> (logits [B, V], new state); O(1) in the prefix length."""
+        state = self._advance(memory, state, self.embed(tokens))
+        return self.generator(state["feed"]), state
+
+    def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None,
+                return_attn: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Teacher forcing: logits [B, T, V] (and the attention maps [B, T, N] when asked)."""
+        memory = self.encode(images, mask)
+        state = self.init_state(memory)
+        embs = self.embed(tgt_in)
+        outs, maps = [], []
+        for t in range(tgt_in.shape[1]):
+            state = self._advance(memory, state, embs[:, t])
+            outs.append(state["feed"])
+            if return_attn:
+                maps.append(state["attn"])
+        logits = self.generator(torch.stack(outs, dim=1))
+        return (logits, torch.stack(maps, dim=1)) if return_attn else logits
