@@ -118,17 +118,21 @@ class Im2Markup(Im2SeqModel):
         state = self._advance(memory, state, self.embed(tokens))
         return self.generator(state["feed"]), state
 
-    def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None,
-                return_attn: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """Teacher forcing: logits [B, T, V] (and the attention maps [B, T, N] when asked)."""
-        memory = self.encode(images, mask)
+    def decode_prefix(self, memory: dict, tokens: Tensor, return_attn: bool = False
+                      ) -> Tensor | tuple[Tensor, Tensor]:
+        """Logits [B, T, V] for whole prefixes (and the attention maps [B, T, N] when asked)."""
         state = self.init_state(memory)
-        embs = self.embed(tgt_in)
+        embs = self.embed(tokens)
         outs, maps = [], []
-        for t in range(tgt_in.shape[1]):
+        for t in range(tokens.shape[1]):
             state = self._advance(memory, state, embs[:, t])
             outs.append(state["feed"])
             if return_attn:
                 maps.append(state["attn"])
         logits = self.generator(torch.stack(outs, dim=1))
         return (logits, torch.stack(maps, dim=1)) if return_attn else logits
+
+    def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None,
+                return_attn: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Teacher forcing (`tgt_in` starts with <SOS>): logits [B, T, V], optionally attention [B, T, N]."""
+        return self.decode_prefix(self.encode(images, mask), tgt_in, return_attn)
