@@ -200,3 +200,19 @@ def test_lib_decode_greedy_cached_uncached_and_beam_one_agree(overfit):
     assert beam == greedy
     beam3, _ = decode.beam_search(model, images, beam=3, max_len=12)
     assert beam3 == greedy  # a model this sure of itself: wider beams find the same answers
+
+
+@pytest.mark.skipif(not HAS_DECODE, reason="lib.decode not written yet")
+def test_attention_plot_over_one_image(overfit, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lib.plots_attention import decode_with_attention, plot_attention
+
+    model, vocab, images, *_ = overfit
+    tokens, maps, hw = decode_with_attention(model, images[0], vocab, max_len=12)
+    assert tokens == FORMULAS[0].split() and maps.shape == (len(tokens) + 1, *hw)
+    np.testing.assert_allclose(maps.sum(axis=(1, 2)), 1.0, rtol=1e-5)
+    fig = plot_attention(images[0], maps, tokens, steps=[0, 1, 2, 3])
+    fig.savefig(tmp_path / "attn.png")
+    assert len([ax for ax in fig.axes if ax.images]) == 4
