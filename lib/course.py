@@ -1,0 +1,63 @@
+"""The `course` source: the teaching assistant's train/ dev/ test/ folders of images + same-named .txt labels."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .staging import Tally, link_or_copy, write_csv
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+SPLITS = ("train", "dev", "test")
+LAYOUT = ("expected <course_dir>/train/, dev/ and test/ holding images (.png/.jpg) with same-named .txt "
+          "OCR labels (test without labels)")
+MANIFEST_FIELDS = ["crop_id", "split", "source", "label"]
+
+
+class LayoutError(ValueError):
+    """A course folder that does not have the expected layout; the message says what is wrong."""
+
+
+def check_layout(course_dir: str | Path) -> Path:
+    """The folder, or a LayoutError naming what is missing."""
+    if not str(course_dir):
+        raise LayoutError(f"data='course' needs the notebook parameter course_dir: {LAYOUT}")
+    d = Path(course_dir).expanduser()
+    if not d.is_dir():
+        raise LayoutError(f"{d}: no such folder; {LAYOUT}")
+    missing = [s for s in SPLITS if not (d / s).is_dir()]
+    if missing:
+        raise LayoutError(f"{d}: missing {', '.join(s + '/' for s in missing)}; {LAYOUT}")
+    for s in ("train", "test"):
+        if not any(p.suffix.lower() in IMAGE_EXTS for p in (d / s).iterdir()):
+            raise LayoutError(f"{d / s}: no images ({', '.join(IMAGE_EXTS)}); {LAYOUT}")
+    if not any(p.suffix.lower() == ".txt" for p in (d / "train").iterdir()):
+        raise LayoutError(f"{d / 'train'}: no .txt labels; {LAYOUT}")
+    return d
+
+
+def import_course(course_dir: str | Path, out: Path) -> dict:
+    """Pass the files through into `out/{split}/` (linked or copied, bytes untouched) with a manifest."""
+    d = check_layout(course_dir)
+    tally, rows = Tally(), []
+    for split in SPLITS:
+        (out / split).mkdir(parents=True, exist_ok=True)
+        seen_ids: set[str] = set()
+        for p in sorted((d / split).iterdir()):
+            ext = p.suffix.lower()
+            if not p.is_file() or p.name.startswith("."):
+                continue
+            if ext == ".txt":
+                link_or_copy(p, out / split / p.name)
+            elif ext in IMAGE_EXTS:
+                if p.stem in seen_ids:
+                    tally.drop(split, "duplicate_image_name", p.name)
+                    continue
+                seen_ids.add(p.stem)
+                link_or_copy(p, out / split / f"{p.stem}{ext}")
+                tally.keep(split)
+                label = p.with_suffix(".txt")
+                rows.append({"crop_id": p.stem, "split": split, "source": str(p),
+                             "label": label.name if label.exists() else ""})
+            else:
+                tally.drop(split, "not_an_image", p.name)
+    write_csv(out / "manifest.csv", rows, MANIFEST_FIELDS)
+    return {"splits": tally.as_dict()}
