@@ -103,11 +103,15 @@ def draw_page(page: dict, seed: int, out: str) -> list[dict]:
     h, w = img.shape[:2]
     pdir = root / "pages" / split
     Image.fromarray(img).save(pdir / f"{name}.png", compress_level=4)
-    records, boxes = [], []
-    for k, it in enumerate(page["items"]):
+    items = page["items"]
+    first = {it["f"]: annotate_box(inks[it["f"]], it["box_defect"], w, h, rng)
+             for it in items if it["box_defect"] != "duplicate"}
+    # a duplicate is the same box drawn again, a pixel or so off
+    boxes = [first[it["f"]] if it["box_defect"] != "duplicate" else
+             tuple(int(b + rng.integers(-1, 2)) for b in first[it["f"]]) for it in items]
+    records = []
+    for k, (it, box) in enumerate(zip(items, boxes)):
         f = page["formulas"][it["f"]]
-        box = annotate_box(inks[it["f"]], it["box_defect"], w, h, rng)
-        boxes.append(box)
         cid = f"{name}_{k:02d}"
         if split == "test":
             (root / "answer_key" / "test" / f"{cid}.txt").write_text(f"${f['latex']}$\n", encoding="utf-8")

@@ -121,8 +121,6 @@ def annotate_box(ink: tuple[int, int, int, int], defect: str, w: int, h: int, rn
             box[2] = box[0]
         else:
             box[3] = box[1]
-    if defect == "duplicate":
-        box = [b + int(rng.integers(-1, 2)) for b in box]
     return tuple(int(b) for b in box)
 
 

@@ -41,7 +41,7 @@ def random_style(rng: np.random.Generator, kind: str = "printed", size: float | 
     hand = handwriting_fontset()
     fontset = "custom" if hand and rng.random() < 0.6 else str(rng.choice(HAND_FONTSETS))
     return Style("handwritten", fontset, size or float(rng.uniform(22, 32)),
-                 slant=float(rng.normal(0.12, 0.1)), jitter=float(rng.uniform(0.5, 1.0)),
+                 slant=float(rng.normal(0.12, 0.1)), jitter=float(rng.uniform(0.7, 1.3)),
                  warp=float(rng.uniform(0.5, 2.2)), weight=float(rng.uniform(0.2, 1.6)),
                  baseline_tilt=float(rng.normal(0, 0.02)))
 
