@@ -45,8 +45,9 @@ def result_lines(test_ids: Sequence[str], predictions: Mapping[str, str | Sequen
                  ) -> tuple[list[str], dict]:
     """Lines in `test_ids` order and a report counting each kind of "-" line.
 
-    `predictions` maps test id -> prediction; an id absent from it (image missing or unreadable)
-    and a prediction without tokens both become "-"; predictions for unknown ids are counted.
+    `predictions` maps test id -> prediction; an id absent from it (not decoded, e.g. past the
+    profile's eval_limit) and a prediction without tokens (unreadable image, or the model emitted
+    nothing) both become "-"; predictions for ids not in the list are ignored and counted.
     """
     lines, missing, empty = [], [], []
     for tid in test_ids:
@@ -61,9 +62,9 @@ def result_lines(test_ids: Sequence[str], predictions: Mapping[str, str | Sequen
     known = set(test_ids)
     extra = sorted(k for k in predictions if k not in known)
     report = {"lines": len(lines), "predicted": len(lines) - len(missing) - len(empty),
-              "dash_no_prediction": len(missing), "dash_empty_prediction": len(empty),
+              "dash_not_decoded": len(missing), "dash_empty_or_unreadable": len(empty),
               "ignored_unknown_ids": len(extra),
-              "examples": {"dash_no_prediction": missing[:5], "dash_empty_prediction": empty[:5],
+              "examples": {"dash_not_decoded": missing[:5], "dash_empty_or_unreadable": empty[:5],
                            "ignored_unknown_ids": extra[:5]}}
     return lines, report
 

@@ -13,9 +13,9 @@ def test_result_lines_order_and_dashes():
     preds = {"p_03.png": "a  +\tb", "p_00.png": ["x", "^", "2"], "p_02.png": "  ", "zz.png": "q"}
     lines, report = submission.result_lines(ids, preds)
     assert lines == ["x ^ 2", "-", "-", "a + b"]
-    assert report["predicted"] == 2 and report["dash_no_prediction"] == 1
-    assert report["dash_empty_prediction"] == 1 and report["ignored_unknown_ids"] == 1
-    assert report["examples"]["dash_no_prediction"] == ["p_01.png"]
+    assert report["predicted"] == 2 and report["dash_not_decoded"] == 1
+    assert report["dash_empty_or_unreadable"] == 1 and report["ignored_unknown_ids"] == 1
+    assert report["examples"]["dash_not_decoded"] == ["p_01.png"]
 
 
 def test_clean_line():
