@@ -1,0 +1,83 @@
+"""Notebook 06's helpers without models: checkpoint discovery, splits, the choice of the submitted run."""
+import json
+
+import pytest
+
+from lib import evaluation
+from lib.evaluation import Run, Split
+
+
+def touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_find_checkpoints_skips_missing_and_reads_ablation(tmp_path):
+    run = tmp_path / "outputs" / "r"
+    touch(run / "model2" / "best.pt")
+    found, notes = evaluation.find_checkpoints(run)
+    assert found == [("model2", run / "model2" / "best.pt")]
+    assert any("model1: no checkpoint" in n for n in notes) and any("notebook 05 not run" in n for n in notes)
+    arm = touch(run / "ablation" / "lr_high" / "best.pt")
+    (run / "ablation" / "best.json").write_text(json.dumps({"arm": "lr_high", "checkpoint": "lr_high/best.pt"}))
+    found, _ = evaluation.find_checkpoints(run)
+    assert found[-1] == ("ablation-lr_high", arm)
+    (run / "ablation" / "best.json").write_text(json.dumps({"arm": "x", "checkpoint": str(tmp_path / "no.pt")}))
+    found, notes = evaluation.find_checkpoints(run)
+    assert len(found) == 1 and any("best arm 'x' has no checkpoint" in n for n in notes)
+    (run / "ablation" / "best.json").write_text("{not json")
+    assert any("unreadable" in n for n in evaluation.find_checkpoints(run)[1])
+
+
+def write_processed(d, key: str | None):
+    d.mkdir(parents=True)
+    (d / "test_ids.txt").write_text("a.png\nb.png\nc.png\n")
+    if key is not None:
+        (d / "answer_key.txt").write_text(key)
+    (d / "formulas.norm.lst").write_text("x + 1\ny\n")
+    (d / "validate_filter.lst").write_text("v0.png 0\nv1.png 1\n")
+    return d
+
+
+def test_splits_with_and_without_answer_key(tmp_path):
+    d = write_processed(tmp_path / "demo", "x\n-\ny z\n")
+    test = evaluation.test_split(d, limit=2)
+    assert test.ids == ["a.png", "b.png"] and test.all_ids == ["a.png", "b.png", "c.png"]
+    assert test.refs == [["x"], []] and test.paths[0] == d / "images" / "a.png"
+    dev = evaluation.dev_split(d, limit=None)
+    assert dev.ids == ["v0.png", "v1.png"] and dev.refs == [["x", "+", "1"], ["y"]]
+    course = evaluation.test_split(write_processed(tmp_path / "course", None))
+    assert course.refs is None and len(course.ids) == 3
+    bad = write_processed(tmp_path / "bad", "x\n")
+    with pytest.raises(ValueError, match="answer_key.txt has 1 lines but .*test_ids.txt has 3"):
+        evaluation.test_split(bad)
+
+
+def run(model, decoder, dev=None, test=None):
+    r = Run(model, decoder, 1 if decoder == "greedy" else 3)
+    r.metrics = {k: {"course_score": v} for k, v in (("dev", dev), ("test", test)) if v is not None}
+    return r
+
+
+def test_choose_prefers_dev_then_answer_key():
+    runs = [run("model1", "greedy", dev=10, test=90), run("model2", "beam3", dev=20, test=5)]
+    best, how = evaluation.choose(runs)
+    assert (best.model, best.decoder) == ("model2", "beam3") and "dev" in how
+    best, how = evaluation.choose([run("model1", "greedy", test=90), run("model2", "beam3", test=5)])
+    assert best.model == "model1" and "answer key" in how
+    best, how = evaluation.choose([run("model1", "greedy"), run("model1", "beam3"), run("model2", "greedy")])
+    assert best.decoder == "beam3" and "no references" in how
+
+
+def test_scored_split_and_summary():
+    r = run("model2", "beam3", test=50)
+    r.lines = {"dev": ["a", "-"], "test": ["b"]}
+    dev = Split("dev", ["v.png", "w.png"], [], [["a"], ["c"]], ["v.png", "w.png"])
+    test = Split("test", ["t.png"], [], None, ["t.png", "u.png"])
+    split, hyps = evaluation.scored_split(r, [dev, test])
+    assert split is dev and hyps == [["a"], []]
+    s = evaluation.summary([r], r, "how", [dev, test], {"lines": 2}, data="course")
+    assert s["submitted"]["model"] == "model2" and s["splits"]["test"] == {"decoded": 1, "total": 2, "scored": False}
+    assert s["data"] == "course" and s["result_lines"] == {"lines": 2}
+    json.dumps(s)
