@@ -1,0 +1,89 @@
+"""Decoding: beam 1 = greedy, cached = uncached, beam k never below greedy, EOS and length limit."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib.decode import beam_score, beam_search, greedy, greedy_uncached
+from lib.models import build_model
+from lib.models.base import Im2SeqModel
+from lib.vocab import EOS_ID
+
+V = 20
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model("model2", V, stages=2, d_model=32, layers=2, heads=2, ff=64, dropout=0.1).eval()
+
+
+@pytest.fixture(scope="module")
+def images():
+    torch.manual_seed(1)
+    return torch.rand(3, 1, 32, 96)
+
+
+class Scripted(Im2SeqModel):
+    """A model that emits a fixed token script then <EOS>, for exact EOS/limit checks."""
+
+    def __init__(self, script):
+        super().__init__()
+        self.script = script
+
+    def encode(self, images, mask=None):
+        b = images.shape[0]
+        return {"memory": torch.zeros(b, 1, 1), "mask": torch.ones(b, 1, dtype=torch.bool), "hw": (1, 1)}
+
+    def init_state(self, memory):
+        return {"t": torch.zeros(memory["memory"].shape[0], dtype=torch.long)}
+
+    def step(self, memory, state, tokens):
+        t = state["t"]
+        nxt = torch.tensor([self.script[i] if i < len(self.script) else EOS_ID for i in t.tolist()])
+        logits = torch.full((len(t), V), -5.0)
+        logits[torch.arange(len(t)), nxt] = 5.0
+        return logits, {"t": t + 1, "attn": torch.ones(len(t), 1)}
+
+
+def test_cached_greedy_equals_uncached(model, images):
+    a, sa = greedy(model, images, max_len=15)
+    b, sb = greedy_uncached(model, images, max_len=15)
+    assert a == b
+    torch.testing.assert_close(sa, sb, rtol=1e-4, atol=1e-4)
+
+
+def test_beam_one_equals_greedy(model, images):
+    g, gs = greedy(model, images, max_len=15)
+    b, bs = beam_search(model, images, beam=1, max_len=15, alpha=0.0, include_greedy=False)
+    assert b == g
+    torch.testing.assert_close(bs, gs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_beam_never_scores_below_greedy(model, images, k):
+    g, gs = greedy(model, images, max_len=15)
+    _, bs = beam_search(model, images, beam=k, max_len=15, alpha=0.6)
+    for seq, s, b in zip(g, gs.tolist(), bs.tolist()):
+        assert b >= beam_score(s, min(len(seq) + 1, 15), 0.6) - 1e-5
+
+
+def test_eos_and_length_limit():
+    images = torch.zeros(2, 1, 8, 8)
+    seqs, scores = greedy(Scripted([5, 6, 7]), images, max_len=10)
+    assert seqs == [[5, 6, 7], [5, 6, 7]] and scores.shape == (2,)
+    assert greedy(Scripted([5] * 30), images, max_len=4)[0] == [[5] * 4, [5] * 4]
+    assert beam_search(Scripted([5, 6, 7]), images, beam=3, max_len=10)[0] == [[5, 6, 7]] * 2
+    assert beam_search(Scripted([5] * 30), images, beam=3, max_len=4)[0] == [[5] * 4] * 2
+    assert greedy(Scripted([]), images, max_len=4)[0] == [[], []]
+
+
+def test_min_len_forces_length(model, images):
+    seqs, _ = greedy(model, images, max_len=12, min_len=12)
+    assert all(len(s) == 12 for s in seqs)
+
+
+def test_attention_maps(model, images):
+    seqs, _, maps, hw = greedy(model, images, max_len=8, return_attention=True)
+    assert len(maps) == 3 and all(m.shape[1] == hw[0] * hw[1] for m in maps)
+    assert all(m.shape[0] == min(len(s) + 1, 8) for s, m in zip(seqs, maps))
