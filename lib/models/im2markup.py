@@ -83,6 +83,8 @@ class Im2Markup(Im2SeqModel):
     def encode(self, images: Tensor, mask: Tensor | None = None) -> dict:
         """Images [B, 1, H, W] (white = 1) -> {"ctx" [B, N, D], "mask" [B, N], "hw" (H', W')}."""
         check_size(images)
+        if mask is not None and bool(mask.all()):
+            mask = None  # a batch of one size (the usual case): skip the masking work
         feats, fmask = self.cnn(1.0 - images, mask)  # ink-positive: white paper and padding are 0
         b, _, h, w = feats.shape
         ctx = self.rows(feats, fmask).reshape(b, h * w, -1)
