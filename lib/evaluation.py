@@ -104,16 +104,17 @@ def dev_split(processed_dir: str | Path, limit: int | None = None) -> Split | No
                  [t for _, t in chosen], all_ids=[n for n, _ in samples])
 
 
-def decode_lines(model, vocab, paths: list[Path], beam: int, batch_size: int, device: str) -> list[str]:
+def decode_lines(model, vocab, paths: list[Path], beam: int, batch_size: int, device: str,
+                 max_len: int = 150) -> list[str]:
     """Result lines ("-" for unreadable images or empty predictions) through `lib.predict`."""
     from .predict import predict_paths
 
     return predict_paths(model, vocab, [str(p) for p in paths], beam=beam, batch_size=batch_size,
-                         device=device)
+                         device=device, max_len=max_len)
 
 
 def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split], beam: int,
-                         batch_size: int = 16, device: str = "cpu") -> list[Run]:
+                         batch_size: int = 16, device: str = "cpu", max_len: int = 150) -> list[Run]:
     """Decode every split with every checkpoint, greedy and beam; score splits that have references."""
     from .checkpoint import load_model
     from .progress import progress
@@ -129,7 +130,7 @@ def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split
         run = Run(name, dec, k)
         for split in splits:
             t0 = time.perf_counter()
-            run.lines[split.name] = decode_lines(model, vocab, split.paths, k, batch_size, device)
+            run.lines[split.name] = decode_lines(model, vocab, split.paths, k, batch_size, device, max_len)
             elapsed = time.perf_counter() - t0
             if split.name == "test":
                 run.seconds, run.images_per_s = elapsed, len(split.paths) / max(elapsed, 1e-9)
@@ -161,12 +162,13 @@ def metrics_rows(runs: list[Run], split: str = "test") -> list[dict]:
     return rows
 
 
-def scored_split(run: Run, splits: list[Split]) -> tuple[Split, list[list[str]]] | None:
-    """The split analysed for errors (test with an answer key, else dev) and the run's token lists."""
+def scored_split(run: Run, splits: list[Split]) -> tuple[Split, list[list[str]]]:
+    """The split analysed for errors (test with an answer key, else dev) and the run's token lists;
+    an empty split named "none" when nothing has references."""
     for split in sorted(splits, key=lambda s: s.name != "test"):
         if split.refs is not None and split.name in run.lines:
             return split, [metrics.tokens(x) for x in run.lines[split.name]]
-    return None
+    return Split("none", [], [], []), []
 
 
 def load_images(paths: list[Path]) -> list:

@@ -33,7 +33,8 @@ def draw_formula(ax, latex: str | Sequence[str], fontsize: int = 13, color: str 
         ax.text(0.5, 0.5, f"${text}$", ha="center", va="center", fontsize=fontsize, color=color,
                 transform=ax.transAxes)
         return True
-    shown = textwrap.fill(text, width) if text.strip() else "(empty prediction)"
+    empty = not text.strip() or text.strip() == NO_FORMULA
+    shown = "- (no formula)" if empty else textwrap.fill(text, width)
     ax.text(0.5, 0.5, shown, ha="center", va="center", fontsize=max(7, fontsize - 5), color=color,
             family="monospace", transform=ax.transAxes, wrap=True)
     return False

@@ -70,5 +70,7 @@ def test_render_and_gallery():
     fig.canvas.draw()  # an unrenderable prediction must not break drawing
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "$x ^ { 2 }$" in texts and "\\frac { a }" in texts and "(no image)" in texts
+    fig = render_latex.error_gallery([img], ["a"], ["-"])
+    assert "- (no formula)" in [t.get_text() for ax in fig.axes for t in ax.texts]
     empty = render_latex.error_gallery([], [], [])
     empty.canvas.draw()

@@ -77,6 +77,8 @@ def test_scored_split_and_summary():
     test = Split("test", ["t.png"], [], None, ["t.png", "u.png"])
     split, hyps = evaluation.scored_split(r, [dev, test])
     assert split is dev and hyps == [["a"], []]
+    none, hyps = evaluation.scored_split(r, [test])
+    assert none.name == "none" and none.refs == [] and hyps == []
     s = evaluation.summary([r], r, "how", [dev, test], {"lines": 2}, data="course")
     assert s["submitted"]["model"] == "model2" and s["splits"]["test"] == {"decoded": 1, "total": 2, "scored": False}
     assert s["data"] == "course" and s["result_lines"] == {"lines": 2}
