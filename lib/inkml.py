@@ -77,6 +77,20 @@ def _points(text: str | None) -> np.ndarray:
     return pts
 
 
+def _truth(root: ET.Element) -> str | None:
+    # only the document's own annotation: trace groups carry a "truth" of their own ("Segmentation", symbols)
+    truth = next((a.text for a in root.findall(f"{NS}annotation") if a.get("type") == "truth"), None)
+    return truth.strip() if truth and truth.strip() else None
+
+
+def read_truth(path: str | Path) -> str | None:
+    """Only the truth LaTeX of a file (None when it has none); raises InkmlError when the XML is bad."""
+    try:
+        return _truth(_parse_xml(Path(path)))
+    except OSError as e:
+        raise InkmlError(path, PARSE_ERROR, f"cannot read ({e})") from None
+
+
 def read_inkml(path: str | Path) -> Ink:
     """Parse one InkML file; raises InkmlError (with a `reason`) when it cannot be rendered."""
     path = Path(path)
@@ -84,8 +98,7 @@ def read_inkml(path: str | Path) -> Ink:
         root = _parse_xml(path)
     except OSError as e:
         raise InkmlError(path, PARSE_ERROR, f"cannot read ({e})") from None
-    truth = next((a.text for a in root.iter(f"{NS}annotation") if a.get("type") == "truth"), None)
-    truth = truth.strip() if truth and truth.strip() else None
+    truth = _truth(root)
     traces: list[np.ndarray] = []
     index: dict[str, int] = {}
     empty = 0

@@ -3,8 +3,10 @@
 `tokenize` splits a label as written (`$` and `\\( \\)` stripped, white space dropped, `\\left(` and
 `\\begin{cases}` kept as one token each). `normalize` makes one canonical spelling: spacing commands
 dropped, synonyms unified (`\\lt` -> `<`, `\\le` -> `\\leq`, `\\mbox` -> `\\text`, ...), arguments of
-`\\frac`, `\\sqrt`, accents and scripts always braced, `_` before `^`. With `plain=True` (handwriting,
-CROHME) `\\left`/`\\right` and text/font wrappers are removed too, since ink cannot show them.
+`\\frac`, `\\sqrt`, accents and scripts always braced, `_` before `^`, and delimiter sizes dropped
+(`\\left(` -> `(`, `\\Bigg(` -> `(`): an OCR service adds them at whim and they are layout, not content
+(`keep_sizing=True` keeps `\\left(`/`\\right)` as im2latex-100k does). With `plain=True` (handwriting,
+CROHME) text/font wrappers are unwrapped too (`\\mbox{z}` -> `z`), since ink cannot show them.
 Both are stable: `tokenize(join(tokenize(s))) == tokenize(s)` and the same for `normalize`.
 """
 from __future__ import annotations
@@ -73,14 +75,14 @@ def _parse(tokens: Sequence[str]) -> Group:
     return stack[0]
 
 
-def _map_token(t: str, plain: bool) -> str | None:
+def _map_token(t: str, sizing: bool) -> str | None:
     """Canonical spelling of one token; None drops it."""
     if t in DROPPED:
         return None
     for side in ("\\left", "\\right"):
-        if t.startswith(side) and t[len(side):] in DELIMITERS:
+        if _sized(t, side):
             delim = SYNONYMS.get(t[len(side):], t[len(side):])
-            if plain:
+            if not sizing:
                 return None if delim == "." else delim
             return side + delim
     return SYNONYMS.get(t, t)
@@ -94,7 +96,7 @@ def _as_group(node) -> Group:
     return node if isinstance(node, Group) else Group([node])
 
 
-def _clean_seq(nodes: Sequence, plain: bool) -> list:
+def _clean_seq(nodes: Sequence, plain: bool, sizing: bool) -> list:
     """Map tokens, drop spacing, recurse into groups, fuse `\\not =`."""
     items: list = []
     i = 0
@@ -102,7 +104,7 @@ def _clean_seq(nodes: Sequence, plain: bool) -> list:
         n = nodes[i]
         i += 1
         if isinstance(n, Group):
-            g = Group(_norm_seq(n, plain))
+            g = Group(_norm_seq(n, plain, sizing))
             while len(g) == 1 and isinstance(g[0], Group):
                 g = g[0]
             items.append(g)
@@ -111,7 +113,7 @@ def _clean_seq(nodes: Sequence, plain: bool) -> list:
             i += 1 if i < len(nodes) and nodes[i] == "*" else 0
             i += 1 if i < len(nodes) and isinstance(nodes[i], Group) else 0
             continue
-        t = _map_token(n, plain)
+        t = _map_token(n, sizing)
         if t is None:
             continue
         if items and items[-1] == "\\not" and t in ("=", "\\in"):
@@ -121,9 +123,9 @@ def _clean_seq(nodes: Sequence, plain: bool) -> list:
     return items
 
 
-def _norm_seq(nodes: Sequence, plain: bool) -> list:
+def _norm_seq(nodes: Sequence, plain: bool, sizing: bool) -> list:
     """Normalise one level: brace arguments and scripts, unwrap text in plain style, order scripts."""
-    return _order_scripts(_brace(_clean_seq(nodes, plain), plain))
+    return _order_scripts(_brace(_clean_seq(nodes, plain, sizing), plain))
 
 
 def _brace(items: list, plain: bool) -> list:
@@ -197,15 +199,14 @@ def prepare(text: str) -> str:
     return "".join(f" {UNICODE[c]} " if c in UNICODE else c for c in text)
 
 
-def normalize(latex: str | Sequence[str], plain: bool = False) -> list[str]:
+def normalize(latex: str | Sequence[str], plain: bool = False, keep_sizing: bool = False) -> list[str]:
     """Canonical tokens of a formula (see the module docstring); raises LatexError when malformed."""
     tokens = tokenize(prepare(latex)) if isinstance(latex, str) else list(latex)
-    out = _emit(_norm_seq(_parse(tokens), plain), [])
-    lefts = sum(_sized(t, "\\left") for t in out)
-    rights = sum(_sized(t, "\\right") for t in out)
+    lefts = sum(_sized(t, "\\left") for t in tokens)
+    rights = sum(_sized(t, "\\right") for t in tokens)
     if lefts != rights:
         raise LatexError(f"unbalanced \\left/\\right ({lefts} \\left, {rights} \\right)")
-    return out
+    return _emit(_norm_seq(_parse(tokens), plain, keep_sizing), [])
 
 
 def is_multiline(latex: str | Sequence[str]) -> bool:
