@@ -83,3 +83,32 @@ def test_scored_split_and_summary():
     assert s["submitted"]["model"] == "model2" and s["splits"]["test"] == {"decoded": 1, "total": 2, "scored": False}
     assert s["data"] == "course" and s["result_lines"] == {"lines": 2}
     json.dumps(s)
+
+
+def test_decode_score_and_submit_with_a_tiny_checkpoint(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lib import checkpoint, submission
+    from lib.config import get_profile
+    from lib.models import model_from_profile
+    from lib.vocab import Vocab
+    from tests.fixtures import make_processed_dataset
+
+    d = make_processed_dataset(tmp_path / "processed", n_train=2, n_dev=2, n_test=3, seed=1)
+    (d / "images" / "fix_test_001.png").write_bytes(b"not a png")  # unreadable: its line must be "-"
+    vocab = Vocab.load(d / "vocab.json")
+    model = model_from_profile("model1", len(vocab), get_profile("smoke"))
+    ckpt = checkpoint.save(tmp_path / "run" / "model1" / "best.pt", model, vocab, model_name="model1")
+    found, _ = evaluation.find_checkpoints(tmp_path / "run")
+    test, dev = evaluation.test_split(d, limit=None), evaluation.dev_split(d, limit=1)
+    with pytest.warns(UserWarning, match="fix_test_001.png"):  # the bad image is named, not dropped silently
+        runs = evaluation.evaluate_checkpoints(found, [dev, test], beam=2, batch_size=2, max_len=4)
+    assert [(r.model, r.decoder) for r in runs] == [("model1", "greedy"), ("model1", "beam2")]
+    for r in runs:
+        assert len(r.lines["test"]) == 3 and r.lines["test"][1] == "-" and len(r.lines["dev"]) == 1
+        assert r.metrics["test"]["n"] == 3 and r.metrics["dev"]["n"] == 1 and r.images_per_s > 0
+    best, how = evaluation.choose(runs)
+    report = submission.write_submission(tmp_path / "sub", test.all_ids, dict(zip(test.ids, best.lines["test"])))
+    assert report["lines"] == 3 and (tmp_path / "sub" / "result.txt").read_text().splitlines()[1] == "-"
+    assert evaluation.attention_example("model1", ckpt, test, max_len=3) is not None
