@@ -11,8 +11,8 @@ from PIL import Image
 
 from lib.synth import generate, plan, split_sizes
 from lib.synth.__main__ import main
-from lib.synth.grammar import MAX_TOKENS, MIN_TOKENS, sample_formula
-from lib.synth.labels import BOX_DEFECTS, LABEL_DEFECTS, label_bytes
+from lib.synth.grammar import MAX_TOKENS, MIN_TOKENS, compact, sample_formula
+from lib.synth.labels import BOX_DEFECTS, LABEL_DEFECTS, label_bytes, ocr_text
 from lib.synth.render import HAND_FONTSETS, PRINTED_FONTSETS, glyph_outlines, render_formula
 
 PAGES, SEED = 4, 3
@@ -99,6 +99,7 @@ def test_box_defects_look_like_their_names(truth):
         (x0, y0, x1, y1), (w, h) = r["box"], r["size"]
         if r["box_defect"] == "zero":
             assert x0 == x1 or y0 == y1
+            assert r["label_defect"] == ("none" if r["split"] == "test" else "error")
         elif r["box_defect"] == "outside":
             assert x0 < 1 or x1 > w
         elif r["box_defect"] == "duplicate":
@@ -146,6 +147,21 @@ def test_defect_rates_over_many_pages():
     assert set(BOX_DEFECTS) <= set(boxes) and set(LABEL_DEFECTS) <= set(labels)
     assert boxes["none"] > 0.7 * len(items) and labels["none"] > 0.7 * sum(labels.values())
     assert 1 <= sum(p["format"] == "yolo" for p in pages) <= 15
+
+
+def _undo_ocr_habits(label: str) -> str:
+    s = label.strip()[1:-1].replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\,", "")
+    s = re.sub(r"([\^_])([^{\\\s])", r"\1{\2}", s.replace("slant", ""))
+    return s.replace(" ", "")
+
+
+def test_ocr_labels_carry_the_truth():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        latex = sample_formula(rng)
+        label = ocr_text(latex, rng)
+        assert label.startswith("$") and label.endswith("$")
+        assert _undo_ocr_habits(label) == compact(latex).replace(" ", ""), (latex, label)
 
 
 def test_label_bytes_encodings():
@@ -204,3 +220,24 @@ def test_cli(tmp_path, capsys):
     assert line.startswith("demo set: 1 pages") and "boxes train" in line and "\n" not in line
     assert main(["--out", str(tmp_path), "--pages", "1", "--seed", "2", "--reuse"]) == 0
     assert "(reused)" in capsys.readouterr().out
+
+
+def test_handwriting_font_is_used_when_present(monkeypatch):
+    import matplotlib
+
+    from lib.synth import fonts, render
+
+    for key in ("rm", "it", "bf", "sf", "fallback"):
+        monkeypatch.setitem(matplotlib.rcParams, f"mathtext.{key}", matplotlib.rcParams[f"mathtext.{key}"])
+    fonts.handwriting_fontset.cache_clear()
+    render._glyphs.cache_clear()
+    monkeypatch.setattr(fonts, "handwriting_family", lambda: "DejaVu Serif")  # stands in for e.g. Caveat
+    try:
+        rng = np.random.default_rng(0)
+        styles = [render.random_style(rng, "handwritten") for _ in range(20)]
+        assert any(st.fontset == "custom" for st in styles)
+        img = render_formula(r"\sin ^ { 2 } x = \frac { 1 } { 2 }", rng, [st for st in styles if st.fontset == "custom"][0])
+        assert img.min() < 128
+    finally:
+        fonts.handwriting_fontset.cache_clear()
+        render._glyphs.cache_clear()

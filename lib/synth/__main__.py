@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="processes (default: all cores from 12 pages on; output does not depend on it)")
     ap.add_argument("--reuse", action="store_true", help="keep an existing complete set with the same parameters")
     a = ap.parse_args(argv)
-    s = generate(a.out, a.pages, a.seed, workers=a.workers, reuse=a.reuse)
+    s = generate(a.out, a.pages, a.seed, workers=a.workers, reuse=a.reuse, show_progress=sys.stderr.isatty())
     pages = " / ".join(f"{k} {s['pages'][k]}" for k in SPLITS)
     boxes = " / ".join(f"{k} {s['boxes'][k]}" for k in SPLITS)
     note = " (reused)" if s["reused"] else f", {s['workers']} worker(s)"

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import write_json, write_text
+from ..progress import progress
 from .grammar import sample_formula
 from .labels import BOX_DEFECTS, CLASS_NAME, LABEL_DEFECTS, annotate_box, label_bytes, voc_xml, yolo_txt
 from .pages import Formula, compose_page
@@ -67,6 +68,9 @@ def plan(pages: int, seed: int) -> list[dict]:
                     "format": "yolo" if rng.random() < YOLO_RATE else "voc", "rgb": bool(rng.random() < RGB_RATE)})
         boxes += items
     _force_all(boxes, "box_defect", BOX_DEFECTS, rng)
+    for b in boxes:  # the OCR service answers an empty crop with an error
+        if b["box_defect"] == "zero" and b["split"] != "test":
+            b["label_defect"] = "error"
     _force_all([b for b in boxes if b["split"] != "test"], "label_defect", LABEL_DEFECTS, rng)
     train = [p for p in out if p["split"] == "train"]
     if len(train) >= 2 and not any(p["format"] == "yolo" for p in out):
@@ -77,13 +81,11 @@ def plan(pages: int, seed: int) -> list[dict]:
 
 
 def _finish_items(page: dict, rng: np.random.Generator) -> None:
-    """Zero-area boxes get an OCR error; duplicates become extra boxes; annotators sometimes go out of order."""
+    """Duplicates become extra boxes; `outside` formulas go to a page edge; annotators sometimes go out of order."""
     items = []
     for it in page["items"]:
         if it["box_defect"] == "outside":
             page["formulas"][it["f"]]["edge"] = True
-        if it["box_defect"] == "zero" and it["label_defect"] != "none":
-            it["label_defect"] = "error"
         dup = it["box_defect"] == "duplicate"
         items.append({**it, "box_defect": "none" if dup else it["box_defect"]})
         if dup:
@@ -149,7 +151,7 @@ def _prepare(out: Path, pages: list[dict]) -> None:
 
 
 def generate(out_dir: str | os.PathLike, pages: int, seed: int = 0, workers: int | None = None,
-             reuse: bool = False) -> dict:
+             reuse: bool = False, show_progress: bool = True) -> dict:
     """Write the demo set under `out_dir` (same seed, same bytes) and return a summary dict.
 
     `reuse=True` keeps an existing complete set made with the same pages, seed and version.
@@ -169,11 +171,12 @@ def generate(out_dir: str | os.PathLike, pages: int, seed: int = 0, workers: int
     _prepare(out, todo)
     jobs = [(p, seed, str(out)) for p in todo]
     n = workers if workers is not None else (min(os.cpu_count() or 1, 8) if pages >= 12 else 1)
-    if n > 1:
+    wrap = (lambda it: progress(it, total=pages, desc="demo pages", unit="page")) if show_progress else iter
+    if n > 1:  # spawn: safe even when the caller has torch threads running
         with mp.get_context("spawn").Pool(n) as pool:
-            results = pool.map(_draw, jobs, chunksize=max(1, pages // (4 * n)))
+            results = list(wrap(pool.imap(_draw, jobs, chunksize=max(1, min(4, pages // (4 * n))))))
     else:
-        results = [_draw(j) for j in jobs]
+        results = list(wrap(map(_draw, jobs)))
     records = [r for page in results for r in page]
     write_text(out / "truth.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     counts = {"pages": {s: sum(p["split"] == s for p in todo) for s in SPLITS},

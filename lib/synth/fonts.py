@@ -28,7 +28,7 @@ def handwriting_fontset() -> bool:
         return False
     for key in ("rm", "it", "bf", "sf"):
         matplotlib.rcParams[f"mathtext.{key}"] = fam + (":italic" if key == "it" else "")
-    matplotlib.rcParams["mathtext.fallback"] = "dejavusans"
+    matplotlib.rcParams["mathtext.fallback"] = "stixsans"  # symbols a hand font lacks
     return True
 
 

@@ -133,21 +133,23 @@ def compose_page(formulas: list[Formula], rng: np.random.Generator, rgb: bool = 
         boxes.append(np.stack([xs + x, ys + y], 1).astype(np.float32))
     ang = float(np.radians(rng.normal(0, 0.35)))
     c = np.array([w / 2, h / 2])
-    img = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8), "RGB")
+    if not rgb:  # grey scans: work on one channel from here on
+        page = page @ np.array([0.299, 0.587, 0.114], np.float32)
+    img = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8), "RGB" if rgb else "L")
     ca, sa = np.cos(ang), np.sin(ang)
     # PIL's affine maps output pixels back to input: p = c + R^T (p' - c)
     coeffs = (ca, sa, c[0] - ca * c[0] - sa * c[1], -sa, ca, c[1] + sa * c[0] - ca * c[1])
-    fill = tuple(int(v) for v in np.clip(page[2, 2] - 40, 0, 255))
+    edge = np.clip(page[2, 2] - 40, 0, 255)  # the scanner lid shows where the page turned
+    fill = tuple(int(v) for v in edge) if rgb else int(edge)
     img = img.transform((w, h), Image.AFFINE, coeffs, resample=Image.BILINEAR, fillcolor=fill)
     if rng.random() < 0.7:
         img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.7))))
     out = np.asarray(img, np.float32)
-    out += rng.normal(0, rng.uniform(1.5, 4.0), size=out.shape[:2])[..., None].astype(np.float32)
+    noise = rng.normal(0, rng.uniform(1.5, 4.0), size=(h, w)).astype(np.float32)
+    out += noise[..., None] if rgb else noise
     dots = rng.integers(0, h * w, size=int(rng.integers(20, 200)))
-    out.reshape(-1, 3)[dots] *= 0.35
+    out.reshape(h * w, -1)[dots] *= 0.35
     out = np.clip(out, 0, 255).astype(np.uint8)
-    if not rgb:
-        out = np.asarray(Image.fromarray(out, "RGB").convert("L"))
     ink_boxes = []
     for pts in boxes:
         q = _rotate_points(pts, ang, c)

@@ -1,6 +1,7 @@
 """Formulas drawn without TeX: mathtext glyph outlines, jittered and warped per symbol, rasterised by Agg."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -56,7 +57,13 @@ def _style_of(style: Style | str | None, rng: np.random.Generator) -> Style:
 def _glyphs(latex: str, fontset: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Outlines of each glyph and rule at em size 1 (y up, baseline 0), in drawing order."""
     prop = FontProperties(size=1, math_fontfamily=fontset)
-    info, gmap, rects = _TTP.get_glyphs_mathtext(prop, f"${compact(latex)}$")
+    log = logging.getLogger("matplotlib.mathtext")
+    level = log.level
+    log.setLevel(logging.ERROR)  # "Underful Vlist" layout notes are harmless and would flood the output
+    try:
+        info, gmap, rects = _TTP.get_glyphs_mathtext(prop, f"${compact(latex)}$")
+    finally:
+        log.setLevel(level)
     out = []
     for gid, x, y, scale in info:
         verts, codes = gmap[gid]
