@@ -48,7 +48,7 @@ def evaluate_files(pred: str | Path, ref: str | Path) -> dict:
 
 def json_line(result: dict) -> str:
     """One-line JSON of the metrics (floats rounded to 6 decimals)."""
-    return json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()})
+    return json.dumps(metrics.rounded(result))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -187,10 +187,11 @@ def load_images(paths: list[Path]) -> list:
 def summary(runs: list[Run], chosen: Run, how: str, splits: list[Split], report: dict, **info) -> dict:
     """Everything metrics.json records: the choice, the submitted run's scores, every run, the lines."""
     return {**info, "submitted": {"model": chosen.model, "decoder": chosen.decoder, "chosen_by": how,
-                                  **{f"{k}_metrics": v for k, v in chosen.metrics.items()}},
+                                  **{f"{k}_metrics": metrics.rounded(v) for k, v in chosen.metrics.items()}},
             "splits": {s.name: {"decoded": len(s.ids), "total": len(s.all_ids), "scored": s.refs is not None}
                        for s in splits},
-            "runs": [{"model": r.model, "decoder": r.decoder, "beam": r.beam, "metrics": r.metrics,
+            "runs": [{"model": r.model, "decoder": r.decoder, "beam": r.beam,
+                      "metrics": {k: metrics.rounded(v) for k, v in r.metrics.items()},
                       "test_seconds": round(r.seconds, 3), "test_images_per_s": round(r.images_per_s, 3)}
                      for r in runs],
             "result_lines": report}

@@ -118,6 +118,11 @@ def score_lines(ref_lines: Sequence[str], hyp_lines: Sequence[str]) -> dict:
     return score([tokens(x) for x in ref_lines], [tokens(x) for x in hyp_lines])
 
 
+def rounded(metrics: dict, digits: int = 6) -> dict:
+    """The same dict with floats rounded (nltk's zero BLEU is a tiny positive number, not 0.0) for JSON files."""
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in metrics.items()}
+
+
 def format_table(metrics: dict) -> str:
     """Metrics as aligned `name value` lines for printing."""
     rows = []

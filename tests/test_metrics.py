@@ -123,6 +123,11 @@ def test_refuses_bad_input():
         score(["a b"], [["a", "b"]])
 
 
+def test_rounded_turns_nltk_zero_into_zero():
+    m = score_lines(["a b c d e"], ["a b c x e"])
+    assert 0 < m["bleu4"] < 1e-50 and metrics.rounded(m)["bleu4"] == 0.0 and metrics.rounded(m)["n"] == 1
+
+
 def test_format_table():
     text = metrics.format_table(score_lines(["a b"], ["a b"]))
     assert "bleu4" in text and "cer           0.0000" in text and text.splitlines()[-1] == "n             1"
