@@ -109,8 +109,9 @@ def _deform(glyphs: list, rng: np.random.Generator, st: Style) -> list:
         p = v * em
         if st.jitter > 0 and len(p):
             j = st.jitter
-            ctr = (p.min(0) + p.max(0)) / 2
-            is_rule = c[-1] == Path.CLOSEPOLY and len(c) == 6 and (np.ptp(p[:5, 1]) < 0.12 * em)
+            real = p[c != Path.CLOSEPOLY]  # a CLOSEPOLY vertex is a placeholder, often (0, 0)
+            ctr = (real.min(0) + real.max(0)) / 2
+            is_rule = len(c) == 6 and c[-1] == Path.CLOSEPOLY and np.ptp(real[:, 1]) < 0.12 * em
             ang = rng.normal(0, 0.07 * j) * (0.3 if is_rule else 1.0)
             m = _rot(ang) @ np.diag([1 + rng.normal(0, 0.05 * j), 1 + rng.normal(0, 0.05 * j)])
             m = np.array([[1.0, rng.normal(0, 0.08 * j)], [0.0, 1.0]]) @ m
