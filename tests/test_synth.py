@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib.synth import generate, plan, split_sizes
+from lib.synth import generate, plan, read_truth, split_sizes
 from lib.synth.__main__ import main
 from lib.synth.grammar import MAX_TOKENS, MIN_TOKENS, compact, sample_formula
 from lib.synth.labels import BOX_DEFECTS, LABEL_DEFECTS, label_bytes, ocr_text
@@ -27,7 +27,7 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def truth(demo) -> list[dict]:
-    return [json.loads(line) for line in (demo / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    return read_truth(demo)
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -5,6 +5,9 @@
 """
 from __future__ import annotations
 
-from .dataset import VERSION, generate, plan, split_sizes
+from .dataset import VERSION, generate, plan, read_truth, split_sizes
+from .grammar import sample_formula
+from .render import Style, random_style, render_formula
 
-__all__ = ["VERSION", "generate", "plan", "split_sizes"]
+__all__ = ["VERSION", "Style", "generate", "plan", "random_style", "read_truth", "render_formula", "sample_formula",
+           "split_sizes"]

@@ -184,3 +184,9 @@ def generate(out_dir: str | os.PathLike, pages: int, seed: int = 0, workers: int
               "yolo_pages": sum(p["format"] == "yolo" for p in todo)}
     write_json(meta, {**params, "summary": counts})  # written last: its presence marks a complete set
     return {**counts, "workers": n, "seconds": round(time.perf_counter() - t0, 2), "out": str(out), "reused": False}
+
+
+def read_truth(out_dir: str | os.PathLike) -> list[dict]:
+    """The records of `truth.jsonl` (one per box, in page then box order)."""
+    lines = (Path(out_dir) / "truth.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]

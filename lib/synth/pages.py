@@ -129,7 +129,7 @@ def compose_page(formulas: list[Formula], rng: np.random.Generator, rgb: bool = 
         a = (m * rng.uniform(0.85, 1.0))[..., None]
         region = page[y:y + fh, x:x + fw]
         page[y:y + fh, x:x + fw] = region * (1 - a) + ink * a[: region.shape[0], : region.shape[1]]
-        ys, xs = np.nonzero(m > 0.25)
+        ys, xs = np.nonzero(m > min(0.25, 0.5 * float(m.max())))
         boxes.append(np.stack([xs + x, ys + y], 1).astype(np.float32))
     ang = float(np.radians(rng.normal(0, 0.35)))
     c = np.array([w / 2, h / 2])
