@@ -68,7 +68,7 @@ _SYMBOLS = (
     "Uparrow Downarrow nearrow searrow longleftarrow Longrightarrow Longleftarrow longleftrightarrow "
     "rightleftharpoons hookrightarrow "
     "sum prod coprod int iint iiint oint bigcup bigcap bigoplus bigotimes bigvee bigwedge "
-    "infty partial nabla forall exists nexists neg angle measuredangle triangle because therefore "
+    "infty partial nabla forall exists nexists neg angle measuredangle triangle because therefore complement "
     "prime ldots cdots vdots ddots square Box blacksquare diamond ell hbar Re Im aleph wp top bot "
     "vee wedge langle rangle lfloor rfloor lceil rceil backslash surd degree checkmark dagger "
     "frac binom overset underset stackrel sqrt not "
