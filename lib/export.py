@@ -126,6 +126,7 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
         old = json.loads(report_path.read_text(encoding="utf-8"))
         if old.get("params") == params:
             print(f"interim data up to date (same parameters): {out_dir}")
+            atomic.write_json(ctx.out / "export_report.json", old)
             return old
     workers = pool_workers(prof.workers)
     with staged_dir(out_dir) as tmp:

@@ -118,3 +118,24 @@ def test_smoke_series_01_02_on_crohme(tmp_path):
     for png in ("export/page_boxes.png", "export/crops.png", "cleaning/cleaning_report.png",
                 "cleaning/histograms.png", "cleaning/before_after.png"):
         assert (tmp_path / "outputs" / "c" / png).exists(), png
+
+
+def test_course_source_passes_through_without_answer_key(tmp_path):
+    from lib.course import import_course
+    from tests.data_fixtures import noisy_image
+
+    src = tmp_path / "course"
+    for split, n in (("train", 3), ("dev", 2), ("test", 2)):
+        (src / split).mkdir(parents=True)
+        for i in range(n):
+            noisy_image(src / split / f"{split}{i}.{'jpg' if i == 0 else 'png'}")
+            if split != "test":
+                (src / split / f"{split}{i}.txt").write_text(f"$x_{i}$")
+    report = import_course(src, tmp_path / "interim")
+    assert {s: v["kept"] for s, v in report["splits"].items()} == {"train": 3, "dev": 2, "test": 2}
+    cleaned = clean.clean(tmp_path / "interim", tmp_path / "p", 60, DEFAULT_BUCKETS, workers=0)
+    check_processed(tmp_path / "p", cleaned, has_answers=False)
+    assert not (tmp_path / "p" / "answer_key.txt").exists()
+    assert (tmp_path / "p" / "test_ids.txt").read_text().split() == ["test0.png", "test1.png"]
+    assert (tmp_path / "p" / "test_filter.lst").read_text() == ""
+    assert (tmp_path / "p" / "images" / "train0.png").exists()     # a .jpg comes out as .png
