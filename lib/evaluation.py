@@ -39,12 +39,13 @@ class Run:
 
 
 def resolve_path(raw: str, run_dir: Path) -> Path:
-    """A checkpoint path from a JSON file: absolute, or relative to the run, its ablation/ or home."""
+    """A checkpoint path from best.json: absolute, or relative to the run (notebook 05 writes
+    `ablation/<arm>/best.pt`), its ablation/ folder or home."""
     p = Path(raw)
     if p.is_absolute():
         return p
     home = run_dir.parent.parent
-    for base in (run_dir / "ablation", run_dir, home, Path.cwd()):
+    for base in (run_dir, run_dir / "ablation", home, Path.cwd()):
         if (base / p).is_file():
             return base / p
     return run_dir / p

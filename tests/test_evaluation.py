@@ -23,6 +23,8 @@ def test_find_checkpoints_skips_missing_and_reads_ablation(tmp_path):
     (run / "ablation" / "best.json").write_text(json.dumps({"arm": "lr_high", "checkpoint": "lr_high/best.pt"}))
     found, _ = evaluation.find_checkpoints(run)
     assert found[-1] == ("ablation-lr_high", arm)
+    (run / "ablation" / "best.json").write_text(json.dumps({"arm": "lr_high", "checkpoint": "ablation/lr_high/best.pt"}))
+    assert evaluation.find_checkpoints(run)[0][-1] == ("ablation-lr_high", arm)  # notebook 05's form
     (run / "ablation" / "best.json").write_text(json.dumps({"arm": "x", "checkpoint": str(tmp_path / "no.pt")}))
     found, notes = evaluation.find_checkpoints(run)
     assert len(found) == 1 and any("best arm 'x' has no checkpoint" in n for n in notes)
