@@ -80,8 +80,9 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
         images, found, dups = scan(interim / split)
         for name in dups:
             tally.drop(split, DUPLICATE_IMAGE, name)
-        if split == "test":
-            found = scan(interim / "answer_key")[1] if (interim / "answer_key").is_dir() else {}
+        if split == "test":  # test answers are kept apart; labels beside test images serve when there are none
+            keys = scan(interim / "answer_key")[1] if (interim / "answer_key").is_dir() else {}
+            found = keys or found
             test_ids = sorted(images)
         for cid in sorted(set(images) | set(found)):
             if cid not in found and split != "test":
