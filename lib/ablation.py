@@ -1,10 +1,12 @@
 """Augmentation ablation: one model-2 run per pipeline (same seed, data, budget), a table, curves, the best arm.
 
 Outputs under `<run>/ablation/`: `<arm>/` (the training folder of each arm: checkpoints, logs),
-`results.json` (every arm, failures included, with its reason) and `best.json` for notebook 06.
+`results.json` (every arm, failures included, with its reason) and `best.json` for notebook 06, whose
+"checkpoint" is relative to the run folder (`ablation/<arm>/best.pt`) so a moved run still finds it.
 """
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from pathlib import Path
@@ -86,12 +88,14 @@ def write_outputs(out_dir: str | Path, rows: list[dict], meta: dict) -> dict | N
     if best is not None:
         ckpt = Path(best["checkpoint"])
         atomic.write_json(out / "best.json", {
-            "arm": best["arm"], "checkpoint": str(ckpt), "checkpoint_in_run": str(ckpt.relative_to(out.parent))
-            if ckpt.is_relative_to(out.parent) else str(ckpt), "select_by": [*SELECT_BY, "-val_loss"],
+            "arm": best["arm"], "checkpoint": ckpt.relative_to(out.parent).as_posix()  # relative: the run may move
+            if ckpt.is_relative_to(out.parent) else str(ckpt), "checkpoint_abs": str(ckpt),
+            "select_by": [*SELECT_BY, "-val_loss"],
             "metrics": {k: best[k] for k in ("bleu4", "exact_match", "edit_score", "course_score", "n")},
             **{k: best[k] for k in ("val_loss", "val_exact_match", "val_edit_score", "epoch_s")},
             "epochs_run": best["epochs"],
             **meta})
+    atomic.write_text(out / "table.md", table(rows, best and best["arm"]) + "\n")
     return best
 
 
@@ -100,6 +104,9 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
                  train: Callable | None = None, score: Callable | None = None, **overrides) -> list[dict]:
     """Train model 2 once per arm with the same seed, data and budget; write results.json and best.json.
 
+    The budget: `epochs` (None: profile.ablation_epochs) and `max_minutes` of training per arm (None:
+    profile.ablation_minutes; 0: no limit); validation and dev scoring use the first
+    `profile.ablation_val_limit` (else `profile.val_limit`) dev images.
     A failing arm is recorded with its error and the others still run; the error is raised at the end.
     Each arm resumes from its own `last.pt` (train_model), so a rerun continues where it stopped.
     `train` and `score` default to lib.train.train_model and `dev_scores` (tests pass stand-ins).
@@ -109,17 +116,21 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
     score = score or dev_scores
     arms, out = parse_arms(arms), Path(out_dir)
     epochs = epochs if epochs is not None else profile.ablation_epochs
-    max_minutes = max_minutes if max_minutes is not None else profile.ablation_minutes
-    meta = {"model": "model2", "profile": profile.name, "seed": seed, "budget_epochs": epochs, "budget_minutes": max_minutes,
-            "processed_dir": str(processed_dir), "overrides": {k: repr(v) for k, v in overrides.items()}}
+    max_minutes = profile.ablation_minutes if max_minutes is None else (max_minutes or None)  # 0: no limit
+    limit = math.inf if max_minutes is None else max_minutes  # train_model reads None as "the profile's"
+    val_limit = profile.ablation_val_limit or profile.val_limit
+    overrides.setdefault("val_limit", val_limit)
+    meta = {"model": "model2", "profile": profile.name, "seed": seed, "budget_epochs": epochs,
+            "budget_minutes": max_minutes, "processed_dir": str(processed_dir),
+            "overrides": {k: repr(v) for k, v in overrides.items()}}
     rows: list[dict] = []
     for i, arm in enumerate(arms, 1):
         print(f"=== arm {i}/{len(arms)}: {arm} ===", flush=True)
         t0 = time.monotonic()
         try:
             result = train("model2", processed_dir, out / arm, profile, augment=arm, seed=seed, epochs=epochs,
-                           max_minutes=max_minutes, device=device, **overrides)
-            dev = score(result.best_path, processed_dir, device, limit=profile.val_limit,
+                           max_minutes=limit, device=device, **overrides)
+            dev = score(result.best_path, processed_dir, device, limit=overrides["val_limit"],
                              batch_size=profile.batch_size, max_len=profile.max_tokens + 2)
             rows.append(summarize(arm, result, dev))
         except Exception as e:  # the other arms still run; the failure is recorded and re-raised at the end
@@ -145,6 +156,7 @@ def plot_curves(rows: Sequence[dict], keys: Sequence[str] = ("train_loss", "val_
                                                              "val_edit_score")):
     """One panel per metric, one line per arm (mixup, the negative control, dashed)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -154,6 +166,7 @@ def plot_curves(rows: Sequence[dict], keys: Sequence[str] = ("train_loss", "val_
                 ax.plot([h["epoch"] for h in hist], [h[key] for h in hist], marker="o", label=r["arm"],
                         linestyle="--" if r["arm"] == "mixup" else "-")
         ax.set(title=key, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()

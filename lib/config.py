@@ -57,6 +57,7 @@ class Profile:
     beam: int
     eval_limit: int | None     # at most this many test images decoded (None: all)
     extra: dict = field(default_factory=dict)
+    ablation_val_limit: int | None = None  # dev images per ablation validation/scoring (None: val_limit)
 
     def replace(self, **changes) -> "Profile":
         """A copy with some fields changed (unknown names go to `extra`)."""
@@ -80,6 +81,7 @@ _PROFILES: dict[str, Profile] = {
         m2_d_model=32, m2_layers=1, m2_heads=2, m2_ff=64, m2_dropout=0.1,
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.3, beam=2, eval_limit=16, **_COMMON,
+        ablation_val_limit=4,
     ),
     # A meaningful run on a laptop-class CPU: the whole series in about an hour on 2 cores.
     "cpu": Profile(

@@ -36,7 +36,8 @@ def test_pick_best_by_course_score_then_edit_score_then_loss():
         ablation.pick_best([{"arm": "blur", "error": "boom"}])
 
 
-def fake_train(model_name, processed_dir, out_dir, profile, *, augment, seed, epochs, max_minutes, device):
+def fake_train(model_name, processed_dir, out_dir, profile, *, augment, seed, epochs, max_minutes, device,
+               val_limit):
     """A stand-in for train_model: fails on `blur`, otherwise 'trains' two epochs."""
     if augment == "blur":
         raise ValueError("synthetic failure")
@@ -62,8 +63,8 @@ def test_a_failing_arm_is_recorded_the_others_run_and_the_error_is_raised(tmp_pa
     assert [r["arm"] for r in results["arms"]] == ["none", "blur", "scale"]
     assert results["arms"][1]["error"] == "ValueError: synthetic failure" and results["best"] == "scale"
     best = json.loads((out / "best.json").read_text())
-    assert best["arm"] == "scale" and best["checkpoint"] == str(out / "scale" / "best.pt")
-    assert best["checkpoint_in_run"] == "ablation/scale/best.pt" and best["metrics"]["course_score"] == 30.0
+    assert best["arm"] == "scale" and best["checkpoint_abs"] == str(out / "scale" / "best.pt")
+    assert best["checkpoint"] == "ablation/scale/best.pt" and best["metrics"]["course_score"] == 30.0
     assert best["seed"] == 3 and best["epochs_run"] == 2 and best["budget_epochs"] == 1 and best["val_edit_score"] == 60.0
     scale = results["arms"][2]
     assert scale["best_epoch"] == 2 and scale["epoch_s"] == 2.5 and scale["val_loss"] == 0.75
@@ -82,6 +83,6 @@ def test_a_real_arm_end_to_end(tmp_path):
         assert Path(r["checkpoint"]).is_file() and r["epochs"] == 1 and r["n"] == 2
         assert 0.0 <= r["course_score"] <= 100.0 and r["val_loss"] > 0
     best = json.loads((out / "best.json").read_text())
-    assert best["arm"] == "mixup" and Path(best["checkpoint"]).is_file()
+    assert best["arm"] == "mixup" and (out.parent / best["checkpoint"]).is_file()
     assert set(best["metrics"]) == {"bleu4", "exact_match", "edit_score", "course_score", "n"}
     assert ablation.plot_curves(rows).axes and ablation.gallery(ablation.sample_images(data, 2)).axes
