@@ -80,12 +80,14 @@ def test_annotations_parse_and_match_pages(demo, truth):
             assert len(rows) == len(recs) and all(len(r) == 5 and r[0] == "0" for r in rows)
             for row, r in zip(rows, recs):
                 cx, bw = float(row[1]), float(row[3])
-                assert abs(cx * w - (r["box"][0] + r["box"][2]) / 2) < 1 and abs(bw * w - (r["box"][2] - r["box"][0])) < 1
+                assert abs(cx * w - (r["box"][0] + r["box"][2]) / 2) < 1
+                assert abs(bw * w - (r["box"][2] - r["box"][0])) < 1
             continue
         root = ET.parse(demo / "pages" / split / f"{page}.xml").getroot()
         assert root.findtext("filename") == f"{page}.png"
         assert (int(root.findtext("size/width")), int(root.findtext("size/height"))) == (w, h)
-        boxes = [[int(o.findtext(f"bndbox/{t}")) for t in ("xmin", "ymin", "xmax", "ymax")] for o in root.iter("object")]
+        corners = ("xmin", "ymin", "xmax", "ymax")
+        boxes = [[int(o.findtext(f"bndbox/{t}")) for t in corners] for o in root.iter("object")]
         assert boxes == [r["box"] for r in recs]
     assert yolo_splits, "the small set should include a YOLO page"
     for split in yolo_splits:
@@ -236,7 +238,8 @@ def test_handwriting_font_is_used_when_present(monkeypatch):
         rng = np.random.default_rng(0)
         styles = [render.random_style(rng, "handwritten") for _ in range(20)]
         assert any(st.fontset == "custom" for st in styles)
-        img = render_formula(r"\sin ^ { 2 } x = \frac { 1 } { 2 }", rng, [st for st in styles if st.fontset == "custom"][0])
+        custom = [st for st in styles if st.fontset == "custom"][0]
+        img = render_formula(r"\sin ^ { 2 } x = \frac { 1 } { 2 }", rng, custom)
         assert img.min() < 128
     finally:
         fonts.handwriting_fontset.cache_clear()

@@ -16,10 +16,11 @@ def main(argv: list[str] | None = None) -> int:
                     "and an answer key for test. The same --pages and --seed give identical files.",
         epilog="Layout: DIR/pages/{train,dev,test}/<page>.png + .xml|.txt, DIR/ocr/{train,dev}/<page>_<k>.txt, "
                "DIR/answer_key/test/<page>_<k>.txt, DIR/truth.jsonl, DIR/synth.json.")
-    ap.add_argument("--out", required=True, help="output folder (its pages/ ocr/ answer_key/ are replaced)")
-    ap.add_argument("--pages", type=int, default=120, help="number of exam pages (default 120)")
-    ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    ap.add_argument("--workers", type=int, default=None,
+    ap.add_argument("--out", required=True, metavar="DIR",
+                    help="output folder (its pages/ ocr/ answer_key/ truth.jsonl synth.json are replaced)")
+    ap.add_argument("--pages", type=int, default=120, metavar="N", help="number of exam pages (default 120)")
+    ap.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    ap.add_argument("--workers", type=int, default=None, metavar="W",
                     help="processes (default: all cores from 12 pages on; output does not depend on it)")
     ap.add_argument("--reuse", action="store_true", help="keep an existing complete set with the same parameters")
     a = ap.parse_args(argv)

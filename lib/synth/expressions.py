@@ -91,7 +91,8 @@ def term(rng: np.random.Generator, v: str, depth: int) -> str:
     if r < 0.86:
         return f"{pick(rng, TRIG)} {trig_arg(rng, v)}"
     if r < 0.93:
-        base = pick(rng, [r"\ln", r"\lg", r"\log _ { 2 }", r"\log _ { 3 }", r"\log _ { a }", r"\log _ { \frac { 1 } { 2 } }"])
+        base = pick(rng, [r"\ln", r"\lg", r"\log _ { 2 }", r"\log _ { 3 }", r"\log _ { a }",
+                          r"\log _ { \frac { 1 } { 2 } }"])
         return f"{base} ( {expr(rng, v, depth + 1)} )"
     return f"{pick(rng, ['e', '2', '3', 'a'])} ^ {braced(expr(rng, v, 2))}"
 
@@ -102,7 +103,8 @@ def trig_arg(rng: np.random.Generator, v: str) -> str:
     if r < 0.4:
         return pick(rng, [v, r"\alpha", r"\theta", r"\beta", "2 " + v])
     if r < 0.8:
-        return rf"( {pick(rng, ['2 ' + v, v, OMEGA + v])} {pick(rng, ['+', '-'])} \frac {{ \pi }} {braced(pick(rng, ['3', '4', '6']))} )"
+        return (rf"( {pick(rng, ['2 ' + v, v, OMEGA + v])} {pick(rng, ['+', '-'])} \frac {{ \pi }} "
+                rf"{braced(pick(rng, ['3', '4', '6']))} )")
     return rf"^ {{ 2 }} {pick(rng, [v, ALPHA])}"
 
 

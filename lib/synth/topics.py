@@ -55,13 +55,15 @@ def f_sequence(rng: np.random.Generator) -> str:
     """Sequences: recurrences, partial sums, sigma sums."""
     r = rng.random()
     if r < 0.35:
-        return f"{indexed(rng, 'a')} = {pick(rng, ['2', '3', ''])} a _ {{ n }} {pick(rng, ['+', '-'])} {number(rng, True)}"
+        return (f"{indexed(rng, 'a')} = {pick(rng, ['2', '3', ''])} a _ {{ n }} {pick(rng, ['+', '-'])} "
+                f"{number(rng, True)}")
     if r < 0.6:
         return rf"S _ {{ n }} = \frac {{ n ( a _ {{ 1 }} + a _ {{ n }} ) }} {{ 2 }}" if rng.random() < 0.3 else \
             rf"S _ {{ n }} = {expr(rng, 'n', 1)}"
     if r < 0.8:
         return rf"\sum _ {{ k = 1 }} ^ {{ n }} {pick(rng, SUM_BODIES)} = {expr(rng, 'n', 1)}"
-    return f"{indexed(rng, 'b')} = {pick(rng, ['a _ { n }', '2 ^ { n }', 'n'])} {pick(rng, PLUS_DOT)} {indexed(rng, 'a')}"
+    return (f"{indexed(rng, 'b')} = {pick(rng, ['a _ { n }', '2 ^ { n }', 'n'])} {pick(rng, PLUS_DOT)} "
+            f"{indexed(rng, 'a')}")
 
 
 def f_trig(rng: np.random.Generator) -> str:
@@ -71,7 +73,8 @@ def f_trig(rng: np.random.Generator) -> str:
     if r < 0.25:
         return rf"\sin ^ {{ 2 }} {a} + \cos ^ {{ 2 }} {a} = 1"
     if r < 0.5:
-        return rf"{pick(rng, TRIG)} ( {a} {pick(rng, ['+', '-'])} \frac {{ \pi }} {braced(pick(rng, ['3', '4', '6']))} ) = {expr(rng, 'x', 2)}"
+        return (rf"{pick(rng, TRIG)} ( {a} {pick(rng, ['+', '-'])} \frac {{ \pi }} "
+                rf"{braced(pick(rng, ['3', '4', '6']))} ) = {expr(rng, 'x', 2)}")
     if r < 0.75:
         return rf"\angle {pick(rng, POINTS)} = {pick(rng, ['3 0', '4 5', '6 0', '9 0', '1 2 0'])} ^ {{ \circ }}"
     return f"{pick(rng, TRIG)} {a} = {pick(rng, TRIG_VALS)}"
@@ -80,7 +83,8 @@ def f_trig(rng: np.random.Generator) -> str:
 def f_log(rng: np.random.Generator) -> str:
     """Logarithms with a base."""
     b = pick(rng, ["2", "3", "a", r"\frac { 1 } { 2 }"])
-    return rf"\log _ {braced(b)} {pick(rng, ['x', '8', '( x - 1 )', '9'])} {pick(rng, REL)} {pick(rng, ['1', '2', LOG + b + ' } 3', '0'])}"
+    return (rf"\log _ {braced(b)} {pick(rng, ['x', '8', '( x - 1 )', '9'])} {pick(rng, REL)} "
+            rf"{pick(rng, ['1', '2', LOG + b + ' } 3', '0'])}")
 
 
 def _vec(rng: np.random.Generator) -> str:
@@ -122,13 +126,15 @@ def f_geometry(rng: np.random.Generator) -> str:
 
 def f_abs(rng: np.random.Generator) -> str:
     """Absolute values."""
-    return f"| x {pick(rng, ['-', '+'])} {number(rng, True)} | + | x {pick(rng, ['-', '+'])} {number(rng, True)} | {pick(rng, REL[1:])} {number(rng, True)}"
+    return (f"| x {pick(rng, ['-', '+'])} {number(rng, True)} | + | x {pick(rng, ['-', '+'])} {number(rng, True)} | "
+            f"{pick(rng, REL[1:])} {number(rng, True)}")
 
 
 def f_limit(rng: np.random.Generator) -> str:
     """Limits."""
     v, to = pick(rng, [("x", "0"), ("x", r"\infty"), ("n", r"\infty"), ("x", "1")])
-    body = pick(rng, [rf"\frac {{ \sin {v} }} {{ {v} }}", expr(rng, v, 1), rf"( 1 + \frac {{ 1 }} {{ {v} }} ) ^ {{ {v} }}"])
+    body = pick(rng, [rf"\frac {{ \sin {v} }} {{ {v} }}", expr(rng, v, 1),
+                      rf"( 1 + \frac {{ 1 }} {{ {v} }} ) ^ {{ {v} }}"])
     return rf"\lim _ {{ {v} \to {to} }} {body} = {pick(rng, LIM_VALS)}"
 
 
@@ -159,7 +165,8 @@ def f_logic(rng: np.random.Generator) -> str:
     if r < 0.6:
         return rf"{pick(rng, ['A', 'B', 'M'])} {pick(rng, SUBSETS)} {pick(rng, SUPERSETS)}"
     if r < 0.8:
-        return rf"{number(rng, True)} {pick(rng, IN_NOTIN)} {pick(rng, ['A', 'B'])} {pick(rng, ARROWS)} {expr(rng, 'a', 1)} {pick(rng, REL)} {number(rng, True)}"
+        return (rf"{number(rng, True)} {pick(rng, IN_NOTIN)} {pick(rng, ['A', 'B'])} {pick(rng, ARROWS)} "
+                rf"{expr(rng, 'a', 1)} {pick(rng, REL)} {number(rng, True)}")
     return rf"p : {expr(rng, v, 1)} {pick(rng, REL[1:])} 0 , q : {v} {pick(rng, REL[1:])} {number(rng, True)}"
 
 
@@ -171,7 +178,8 @@ def f_algebra(rng: np.random.Generator) -> str:
     if r < 0.4:
         return rf"\Delta = {pick(rng, ['b ^ { 2 } - 4 a c', expr(rng, 'm', 1)])} {pick(rng, REL)} 0"
     if r < 0.6:
-        return rf"{pick(rng, ['f', 'g'])} ( x ) _ {{ {pick(rng, MAXMIN)} }} = {pick(rng, ['f', 'g'])} ( {number(rng, True)} ) = {number(rng)}"
+        return (rf"{pick(rng, ['f', 'g'])} ( x ) _ {{ {pick(rng, MAXMIN)} }} = {pick(rng, ['f', 'g'])} ( "
+                rf"{number(rng, True)} ) = {number(rng)}")
     if r < 0.8:
         return rf"a _ {{ 1 }} + a _ {{ 2 }} + {pick(rng, DOTS)} + a _ {{ n }} = {expr(rng, 'n', 1)}"
     return rf"{pick(rng, ['y', 'f ( x )'])} ' = {expr(rng, 'x', 1)} {pick(rng, ['> 0', '< 0', ''])}"
@@ -181,9 +189,11 @@ def f_stats(rng: np.random.Generator) -> str:
     """Means, expectations, probabilities."""
     r = rng.random()
     if r < 0.35:
-        return rf"\bar {{ x }} = \frac {{ {' + '.join(number(rng) for _ in range(int(rng.integers(2, 5))))} }} {braced(number(rng, True))}"
+        return (rf"\bar {{ x }} = \frac {{ {' + '.join(number(rng) for _ in range(int(rng.integers(2, 5))))} }} "
+                rf"{braced(number(rng, True))}")
     if r < 0.7:
-        return rf"{pick(rng, ['E', 'D'])} ( X ) = {number(rng, True)} \times {number(rng, True)} . {number(rng, True)} + {number(rng, True)} \times {number(rng, True)} . {number(rng, True)}"
+        return (rf"{pick(rng, ['E', 'D'])} ( X ) = {number(rng, True)} \times {number(rng, True)} . "
+                rf"{number(rng, True)} + {number(rng, True)} \times {number(rng, True)} . {number(rng, True)}")
     return rf"P ( X = {number(rng, True)} ) = {number(rng, True)} {pick(rng, PERCENT)}"
 
 
@@ -206,12 +216,15 @@ def f_extra(rng: np.random.Generator) -> str:
     if r < 0.35:
         return rf"\odot O : ( x - {number(rng, True)} ) ^ {{ 2 }} + y ^ {{ 2 }} = {number(rng)}"
     if r < 0.55:
-        return rf"A _ {braced(number(rng, True))} ^ {braced(number(rng, True))} = \frac {{ n ! }} {{ ( n - {number(rng, True)} ) ! }}"
+        return (rf"A _ {braced(number(rng, True))} ^ {braced(number(rng, True))} = \frac {{ n ! }} {{ ( n - "
+                rf"{number(rng, True)} ) ! }}")
     if r < 0.7:
-        return rf"\neg p : {pick(rng, QUANT)} x \in \mathbb {{ R }} , x ^ {{ 2 }} {pick(rng, REL[1:])} {number(rng, True)}"
+        return (rf"\neg p : {pick(rng, QUANT)} x \in \mathbb {{ R }} , x ^ {{ 2 }} {pick(rng, REL[1:])} "
+                rf"{number(rng, True)}")
     if r < 0.85:
         return rf"p {pick(rng, WEDGE_VEE)} q"
-    return rf"x = {pick(rng, ARC)} {pick(rng, TRIG_VALS[:2])} , \{{ x \mid x {pick(rng, REL[1:])} {number(rng, True)} \}}"
+    return (rf"x = {pick(rng, ARC)} {pick(rng, TRIG_VALS[:2])} , \{{ x \mid x {pick(rng, REL[1:])} {number(rng, True)} "
+            rf"\}}")
 
 
 TEMPLATES: list[tuple[Callable[[np.random.Generator], str], float]] = [
