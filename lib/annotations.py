@@ -62,7 +62,9 @@ def parse_voc(path: str | Path) -> list[Box]:
         try:
             bb = obj.find("bndbox")
             xmin, ymin, xmax, ymax = (float(bb.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))
-            boxes.append(Box(k, xmin - 1, ymin - 1, xmax, ymax, name))
+            # judged in the file's own numbers: xmin == xmax is a box of no width, whatever the convention
+            zero = ZERO_AREA if xmax <= xmin or ymax <= ymin else None
+            boxes.append(Box(k, xmin - 1, ymin - 1, xmax, ymax, name, problem=zero))
         except (AttributeError, TypeError, ValueError):
             boxes.append(Box(k, 0, 0, 0, 0, name, problem=BAD_BOX))
     return boxes
@@ -82,7 +84,7 @@ def parse_yolo(path: str | Path, width: int, height: int, classes: list[str] | N
             cls_i, cx, cy, w, h = int(cls), float(cx), float(cy), float(w), float(h)
             name = classes[cls_i] if classes and 0 <= cls_i < len(classes) else cls
             boxes.append(Box(k, (cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width,
-                             (cy + h / 2) * height, name))
+                             (cy + h / 2) * height, name, problem=ZERO_AREA if w <= 0 or h <= 0 else None))
         except ValueError:
             boxes.append(Box(k, 0, 0, 0, 0, problem=BAD_BOX))
     return boxes

@@ -10,7 +10,7 @@ from . import atomic, course, crohme, inkml
 from .parallel import parallel_map, pool_workers
 from .staging import Tally, link_or_copy, staged_dir, write_csv
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 SPLITS = ("train", "dev", "test")
 PAGE_EXTS = (".png", ".jpg", ".jpeg")
 MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format", "x0", "y0", "x1", "y1",

@@ -10,9 +10,10 @@ from tests.data_fixtures import make_raw_demo, voc_xml
 
 def test_parse_voc_is_one_based_and_in_object_order(tmp_path):
     p = tmp_path / "p.xml"
-    p.write_text(voc_xml("p", (100, 50), [(10, 5, 40, 25), (0, 0, 20, 10)]))
+    p.write_text(voc_xml("p", (100, 50), [(10, 5, 40, 25), (0, 0, 20, 10), (30, 5, 31, 9)]))
     boxes = ann.parse_voc(p)
-    assert [(b.k, b.x0, b.y0, b.x1, b.y1) for b in boxes] == [(0, 10, 5, 40, 25), (1, 0, 0, 20, 10)]
+    assert [(b.k, b.x0, b.y0, b.x1, b.y1) for b in boxes[:2]] == [(0, 10, 5, 40, 25), (1, 0, 0, 20, 10)]
+    assert boxes[2].problem == ann.ZERO_AREA      # xmin == xmax in the file: no width
 
 
 def test_parse_yolo_normalised_centre_boxes(tmp_path):
