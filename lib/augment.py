@@ -1,8 +1,9 @@
 """Named augmentation pipelines for formula images (uint8 H x W, white paper), and their per-worker seeding.
 
-Every pipeline keeps the dtype (uint8), one channel (H x W), the canvas size (the bucket the image was padded
-to) and a white background. `scale` resizes the ink only and pastes it back on the same white canvas, so
-bucketing stays valid; `mixup` needs a second image and is a pair callable (see `MixUp`).
+Every pipeline keeps the dtype (uint8), one channel (H x W) and a white background. All but `mixup` keep the
+canvas size (the bucket the image was padded to): `scale` resizes the ink only and pastes it back on the same
+white canvas, so bucketing stays valid. `mixup` blends in a second image (given, or an earlier image of the
+same stream) and grows the canvas only when the partner's ink would otherwise be cut off (see `blend`).
 
 albumentations 2.0.8 keeps its own random generator inside each Compose; DataLoader workers are copies of
 the main process, so without `reseed` every worker (and every epoch) replays the same augmentations.
@@ -102,8 +103,6 @@ def scale_ink(img: np.ndarray, sx: float, sy: float) -> np.ndarray:
 class Augment:
     """A named pipeline: `aug(image=img) -> {"image": img2}` with img2 uint8 H x W (albumentations-like)."""
 
-    needs_pair = False
-
     def __init__(self, name: str, compose: A.Compose | None):
         self.name, self.compose = name, compose
 
@@ -132,7 +131,6 @@ class MixUp:
     image of a stream passes unchanged. Sizes may differ: see `blend`, which never cuts a formula off.
     """
 
-    needs_pair = True
     name = "mixup"
 
     def __init__(self, weight: tuple[float, float] = (0.6, 0.9), p: float = 0.5,

@@ -109,21 +109,23 @@ class Copies(Dataset):
         return torch.from_numpy(self.transform(image=self.img)["image"].copy())
 
 
-def epochs(init) -> list[list[torch.Tensor]]:
-    ds = Copies(formula(), augment.get_transform("noise", p=1.0, seed=0))
+def epochs(init, name: str) -> list[list[torch.Tensor]]:
+    ds = Copies(formula(), augment.get_transform(name, p=1.0, seed=0))
     loader = DataLoader(ds, batch_size=1, num_workers=2, worker_init_fn=init)
     return [[b[0] for b in loader] for _ in range(2)]
 
 
-def test_workers_and_epochs_repeat_without_reseeding():
+@pytest.mark.parametrize("name", ["noise", "all"])
+def test_workers_and_epochs_repeat_without_reseeding(name):
     """The albumentations 2.0.8 problem this project works around: forked workers share one RNG state."""
-    (e1, e2) = epochs(None)
+    (e1, e2) = epochs(None, name)
     assert torch.equal(e1[0], e1[1]) and torch.equal(e1[2], e1[3])   # worker 0 == worker 1
     assert all(torch.equal(a, b) for a, b in zip(e1, e2))            # epoch 1 == epoch 2
 
 
-def test_worker_init_fn_gives_each_worker_and_epoch_its_own_stream():
-    (e1, e2) = epochs(worker_init_fn)
+@pytest.mark.parametrize("name", ["noise", "all"])
+def test_worker_init_fn_gives_each_worker_and_epoch_its_own_stream(name):
+    (e1, e2) = epochs(worker_init_fn, name)
     assert not torch.equal(e1[0], e1[1]) and not torch.equal(e1[2], e1[3])
     assert not any(torch.equal(a, b) for a, b in zip(e1, e2))
 
