@@ -30,7 +30,7 @@ class Style:
     slant: float = 0.0             # shear of the whole formula (x += slant * y)
     jitter: float = 0.0            # per-symbol jitter strength (0 = none)
     warp: float = 0.0              # elastic warp amplitude in pixels
-    weight: float = 0.0            # extra outline stroke in pixels (heavier pen)
+    weight: float = 0.0            # pixels added round the outlines (heavier pen), or shaved off if < 0
     baseline_tilt: float = 0.0     # radians; handwriting drifts off the horizontal
 
 
@@ -43,7 +43,7 @@ def random_style(rng: np.random.Generator, kind: str = "printed", size: float | 
     fontset = "custom" if hand and rng.random() < 0.6 else str(rng.choice(HAND_FONTSETS))
     return Style("handwritten", fontset, size or float(rng.uniform(22, 32)),
                  slant=float(rng.normal(0.12, 0.1)), jitter=float(rng.uniform(0.7, 1.3)),
-                 warp=float(rng.uniform(0.5, 2.2)), weight=float(rng.uniform(0.2, 1.6)),
+                 warp=float(rng.uniform(0.5, 2.2)), weight=float(rng.uniform(-0.3, 1.5)),
                  baseline_tilt=float(rng.normal(0, 0.02)))
 
 
@@ -112,10 +112,10 @@ def _deform(glyphs: list, rng: np.random.Generator, st: Style) -> list:
             real = p[c != Path.CLOSEPOLY]  # a CLOSEPOLY vertex is a placeholder, often (0, 0)
             ctr = (real.min(0) + real.max(0)) / 2
             is_rule = len(c) == 6 and c[-1] == Path.CLOSEPOLY and np.ptp(real[:, 1]) < 0.12 * em
-            ang = rng.normal(0, 0.07 * j) * (0.3 if is_rule else 1.0)
-            m = _rot(ang) @ np.diag([1 + rng.normal(0, 0.05 * j), 1 + rng.normal(0, 0.05 * j)])
+            ang = rng.normal(0, 0.08 * j) * (0.3 if is_rule else 1.0)
+            m = _rot(ang) @ np.diag([1 + rng.normal(0, 0.08 * j), 1 + rng.normal(0, 0.08 * j)])
             m = np.array([[1.0, rng.normal(0, 0.08 * j)], [0.0, 1.0]]) @ m
-            off = rng.normal(0, [0.045 * j * em, 0.055 * j * em])
+            off = rng.normal(0, [0.06 * j * em, 0.075 * j * em]) * (0.4 if is_rule else 1.0)
             p = (p - ctr) @ m.T + ctr + off
         out.append((p @ shear.T @ tilt.T, c))
     if st.warp > 0:
@@ -124,29 +124,38 @@ def _deform(glyphs: list, rng: np.random.Generator, st: Style) -> list:
     return out
 
 
-def rasterise(paths: list, weight: float = 0.0, pad: int = 4) -> np.ndarray:
-    """Anti-aliased coverage (float32 0..1, HxW) of filled outlines, cropped to them plus `pad` pixels."""
-    pts = np.concatenate([p[c != Path.CLOSEPOLY] for p, c in paths if len(p)])
-    lo, hi = pts.min(0) - pad - weight, pts.max(0) + pad + weight
-    w, h = int(np.ceil(hi[0] - lo[0])) + 1, int(np.ceil(hi[1] - lo[1])) + 1
+def _agg(paths: list, lo: np.ndarray, w: int, h: int, linewidth: float, fill: bool) -> np.ndarray:
     r = RendererAgg(w, h, 72)
     gc = r.new_gc()
     gc.set_antialiased(True)
-    gc.set_linewidth(max(weight, 0.0))
+    gc.set_linewidth(linewidth)  # 0: no outline stroke at all
     gc.set_foreground((0, 0, 0, 1))
-    ident = IdentityTransform()
+    ident, face = IdentityTransform(), ((0, 0, 0, 1) if fill else None)
     for p, c in paths:
         if len(p):
-            r.draw_path(gc, Path(p - lo, c), ident, (0, 0, 0, 1))
+            r.draw_path(gc, Path(p - lo, c), ident, face)
     return np.asarray(r.buffer_rgba())[..., 3].astype(np.float32) / 255.0
+
+
+def rasterise(paths: list, weight: float = 0.0, pad: int = 4) -> np.ndarray:
+    """Anti-aliased coverage (float32 0..1, HxW) of filled outlines, cropped to them plus `pad` pixels.
+
+    `weight` > 0 strokes the outlines that wide (a heavier pen); < 0 shaves that much off (a fine pen).
+    """
+    pts = np.concatenate([p[c != Path.CLOSEPOLY] for p, c in paths if len(p)])
+    lo, hi = pts.min(0) - pad - max(weight, 0.0), pts.max(0) + pad + max(weight, 0.0)
+    w, h = int(np.ceil(hi[0] - lo[0])) + 1, int(np.ceil(hi[1] - lo[1])) + 1
+    cov = _agg(paths, lo, w, h, max(weight, 0.0), True)
+    if weight < 0:  # the stroke straddles the outline, so 2|w| wide takes |w| off each side
+        cov *= 1.0 - _agg(paths, lo, w, h, -2.0 * weight, False)
+    return cov
 
 
 def render_mask(latex: str, rng: np.random.Generator, style: Style | str | None = None) -> np.ndarray:
     """Ink coverage of one formula (float32 0..1, HxW, a few pixels of margin)."""
     st = _style_of(style, rng)
     paths = _deform(glyph_outlines(latex, st.fontset), rng, st)
-    # Agg treats 0 linewidth as a hairline; skip the outline stroke for crisp print.
-    cov = rasterise(paths, st.weight if st.weight > 0.05 else 0.0, pad=int(4 + 2 * st.warp))
+    cov = rasterise(paths, st.weight if abs(st.weight) > 0.05 else 0.0, pad=int(4 + 2 * st.warp))
     if st.kind == "handwritten":  # uneven pen pressure along the line
         h, w = cov.shape
         x = np.linspace(0, rng.uniform(1, 4) * np.pi, w) + rng.uniform(0, 6)
