@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import random
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -12,6 +13,9 @@ from PIL import Image
 from . import annotations as ann
 from . import inkml, labels, latex
 from .images import ImageError, load_grey
+
+# OCR labels hold Chinese; without a CJK font matplotlib draws boxes and warns at every draw
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
 
 
 def _manifest(interim: Path) -> list[dict]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from .parallel import parallel_map, pool_workers
 from .staging import Tally, link_or_copy, staged_dir, write_csv
 
 EXPORT_VERSION = 2
+CROHME_ENV = "IM2LATEX_CROHME_DIR"   # used when the notebook parameter crohme_dir is empty
+COURSE_ENV = "IM2LATEX_COURSE_DIR"   # used when the notebook parameter course_dir is empty
 SPLITS = ("train", "dev", "test")
 PAGE_EXTS = (".png", ".jpg", ".jpeg")
 MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format", "x0", "y0", "x1", "y1",
@@ -111,9 +114,15 @@ def export_params(source: str, profile, seed: int, where: Path | None) -> dict:
 
 
 def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", force: bool = False) -> dict:
-    """Step 01 for `ctx.data`: writes interim/<source>/ (crops, labels, manifest.csv, export_report.json)."""
+    """Step 01 for `ctx.data`: writes interim/<source>/ (crops, labels, manifest.csv, export_report.json).
+
+    Empty folders fall back to $IM2LATEX_CROHME_DIR / $IM2LATEX_COURSE_DIR, then (crohme) to
+    <repo>/../shared/data/crohme. An interim folder made with the same parameters is reused unless `force`.
+    """
     t0 = time.monotonic()
     out_dir, prof, src = ctx.interim_dir(), ctx.profile, ctx.data
+    crohme_dir = crohme_dir or os.environ.get(CROHME_ENV, "")
+    course_dir = course_dir or os.environ.get(COURSE_ENV, "")
     where = None
     if src == "crohme":
         where = crohme.check_dir(crohme_dir or crohme.default_dir(ctx.root)).resolve()
@@ -122,7 +131,7 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
     params = export_params(src, prof, ctx.seed, where)
     report_path = out_dir / "export_report.json"
     generated = ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed) if src == "demo" else False
-    if not (force or generated) and report_path.exists():
+    if not (force or generated) and src != "course" and report_path.exists():  # course files may change
         old = json.loads(report_path.read_text(encoding="utf-8"))
         if old.get("params") == params:
             print(f"interim data up to date (same parameters): {out_dir}")

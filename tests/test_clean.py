@@ -139,3 +139,25 @@ def test_course_source_passes_through_without_answer_key(tmp_path):
     assert (tmp_path / "p" / "test_ids.txt").read_text().split() == ["test0.png", "test1.png"]
     assert (tmp_path / "p" / "test_filter.lst").read_text() == ""
     assert (tmp_path / "p" / "images" / "train0.png").exists()     # a .jpg comes out as .png
+
+
+def test_run_export_and_cleaning_for_course_from_env(tmp_path, monkeypatch):
+    from lib import setup
+    from lib.export import run_export
+    from tests.data_fixtures import noisy_image
+
+    src = tmp_path / "course"
+    for split in ("train", "dev", "test"):
+        (src / split).mkdir(parents=True)
+        noisy_image(src / split / f"{split}0.png")
+        if split != "test":
+            (src / split / f"{split}0.txt").write_text("$a+b$")
+    monkeypatch.setenv("IM2LATEX_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("IM2LATEX_COURSE_DIR", str(src))
+    ctx = setup.start("export", "smoke", "course", quiet=True)
+    report = run_export(ctx)
+    assert report["params"]["dir"] == str(src.resolve()) and (ctx.out / "export_report.json").exists()
+    ctx2 = setup.start("cleaning", "smoke", "course", quiet=True)
+    cleaned = clean.run_cleaning(ctx2)
+    assert cleaned["source"] == "course" and cleaned["splits"]["train"]["kept"] == 1
+    assert (ctx2.processed_dir() / "test_ids.txt").read_text() == "test0.png\n"
