@@ -53,6 +53,14 @@ def crop_whitespace(img: np.ndarray, threshold: int = INK_THRESHOLD, margin: int
     return crop
 
 
+def level_paper(img: np.ndarray, percentile: float = 90.0) -> np.ndarray:
+    """Stretch grey so the paper tone (a high percentile) becomes white: scans and white padding then match."""
+    paper = float(np.percentile(img, percentile))
+    if paper >= 250 or paper <= INK_THRESHOLD * 0.5:   # already white, or no clear paper to level
+        return img
+    return np.clip(img.astype(np.float32) * (255.0 / paper), 0, 255).astype(np.uint8)
+
+
 def has_ink(img: np.ndarray, threshold: int = INK_THRESHOLD) -> bool:
     return bool((img < threshold).any())
 
@@ -87,5 +95,5 @@ def pad_to_bucket(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_BU
 
 def preprocess(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_BUCKETS,
                threshold: int = INK_THRESHOLD, margin: int = MARGIN) -> np.ndarray:
-    """The one preprocessing used by cleaning and by prediction: crop white space, pad to a bucket."""
-    return pad_to_bucket(crop_whitespace(img, threshold, margin), buckets)
+    """The one preprocessing used by cleaning and by prediction: level the paper, crop white space, pad."""
+    return pad_to_bucket(crop_whitespace(level_paper(img), threshold, margin), buckets)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
@@ -37,6 +38,17 @@ def select(notebooks: list[tuple[str, Path]], start: str | None, only: str | Non
             raise SystemExit(f"--from: no notebook numbered {start} (have {', '.join(numbers)})")
         notebooks = [nb for nb in notebooks if nb[0] >= start]
     return notebooks
+
+
+def parse_parameter(text: str) -> tuple[str, object]:
+    """`name=value` -> (name, value); the value is a Python literal when it parses as one, else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise SystemExit(f"-p: expected NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
 
 
 def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: str | None = None,
@@ -101,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", metavar="NN,NN", help="run only these notebooks")
     ap.add_argument("--notebooks", type=Path, help="folder of NN_*.ipynb (default notebooks/)")
     ap.add_argument("--log-output", action="store_true", help="stream the notebooks' output here")
+    ap.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                    help="another notebook parameter, e.g. -p course_dir=/root/autodl-tmp/course (repeatable)")
     a = ap.parse_args(argv)
-    return run_series(a.profile, a.data, a.run, a.start, a.only, a.notebooks, a.log_output)
+    extra = dict(parse_parameter(p) for p in a.parameter)
+    return run_series(a.profile, a.data, a.run, a.start, a.only, a.notebooks, a.log_output, extra)
 
 
 if __name__ == "__main__":

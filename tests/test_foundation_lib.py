@@ -37,6 +37,16 @@ def test_crop_and_bucket():
     assert images.crop_whitespace(blank).shape == (10, 10) and not images.has_ink(blank)
 
 
+def test_grey_paper_levelled_to_white():
+    img = np.full((60, 200), 215, np.uint8)     # a scanned crop: grey paper
+    img[20:40, 50:120] = 40
+    out = images.preprocess(img)
+    assert out[0, 0] == 255 and out[-1, -1] == 255           # paper and padding both white
+    assert out.min() < 60                                      # ink stays dark
+    white = np.full((10, 10), 255, np.uint8)
+    assert images.level_paper(white) is white
+
+
 def test_load_grey_errors_name_file(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lib.series import find_notebooks, select
+from lib.series import find_notebooks, parse_parameter, select
 from tests.nbtools import make_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,14 @@ def test_failure_names_notebook_and_from_resumes(fixture_notebooks, tmp_path):
     executed = nbformat.read(run / "notebooks" / "03_third.ipynb", as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and 'profile = "smoke"' in injected[0].source
+
+
+def test_parse_parameter():
+    assert parse_parameter("epochs=3") == ("epochs", 3)
+    assert parse_parameter("course_dir=/data/x") == ("course_dir", "/data/x")
+    assert parse_parameter("arms='none,noise'") == ("arms", "none,noise")
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        parse_parameter("oops")
 
 
 def test_unknown_source_refused(tmp_path):
