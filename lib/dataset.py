@@ -129,20 +129,24 @@ def collate(items: list[tuple[torch.Tensor, list[int], str]]) -> dict:
     return {"images": images, "mask": mask, "tgt": tgt, "names": list(names)}
 
 
+def _reseed_transform(dataset, seed: int) -> None:
+    transform = getattr(dataset, "transform", None)
+    if transform is not None:
+        try:
+            augment = importlib.import_module("lib.augment")
+        except ImportError:
+            return
+        if hasattr(augment, "reseed"):
+            augment.reseed(transform, seed)
+
+
 def worker_init_fn(worker_id: int) -> None:
     """Give each worker its own augmentation stream (albumentations 2.0.8 repeats it across workers)."""
     info = torch.utils.data.get_worker_info()
     seed = info.seed % 2**32  # base seed (from the loader's generator) + worker id
     random.seed(seed)
     np.random.seed(seed)
-    transform = getattr(info.dataset, "transform", None)
-    if transform is not None:
-        try:
-            augment = importlib.import_module("lib.augment")
-        except ImportError:
-            augment = None
-        if augment is not None and hasattr(augment, "reseed"):
-            augment.reseed(transform, seed)
+    _reseed_transform(info.dataset, seed)
 
 
 def make_loader(dataset: FormulaDataset, batch_size: int, *, shuffle: bool, seed: int = 0, workers: int = 0,
@@ -159,3 +163,5 @@ def set_epoch(loader: DataLoader, epoch: int, start: int = 0, seed: int = 0) -> 
     """Position the loader at batch `start` of `epoch` (worker seeds follow the epoch too)."""
     loader.batch_sampler.set_epoch(epoch, start)
     loader.generator.manual_seed(seed * 1000003 + epoch)
+    if loader.num_workers == 0:  # in-process augmentation: a stream per epoch as well
+        _reseed_transform(loader.dataset, (seed * 1000003 + epoch) % 2**32)

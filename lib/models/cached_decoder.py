@@ -71,14 +71,23 @@ class DecoderLayer(nn.Module):
         x = x + self.drop(self._cross(x, mk, mv, mem_mask, need_weights=False)[0])
         return x + self.drop(self.ff(self.norm3(x)))
 
-    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, mk: Tensor, mv: Tensor,
+    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, t: int, mk: Tensor, mv: Tensor,
              mem_mask: Tensor | None, need_weights: bool) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        """One new token x [B, 1, D]; returns (output, new key cache, new value cache, cross weights)."""
-        q, k, v = (_heads(t, self.heads) for t in self.qkv(self.norm1(x)).chunk(3, dim=-1))
-        cache_k, cache_v = torch.cat([cache_k, k], dim=2), torch.cat([cache_v, v], dim=2)
+        """One new token x [B, 1, D] at position t; returns (output, key cache, value cache, cross weights).
+
+        The caches [B, heads, capacity, dh] are written in place at position t and doubled when full, so a
+        step copies nothing in the common case (they are only for inference, not for autograd).
+        """
+        q, k, v = (_heads(t_, self.heads) for t_ in self.qkv(self.norm1(x)).chunk(3, dim=-1))
+        if t >= cache_k.shape[2] or cache_k.dtype != k.dtype:
+            grow = max(16, 2 * cache_k.shape[2])
+            cache_k = torch.cat([cache_k.to(k.dtype), k.new_zeros(*k.shape[:2], grow, k.shape[3])], dim=2)
+            cache_v = torch.cat([cache_v.to(v.dtype), v.new_zeros(*v.shape[:2], grow, v.shape[3])], dim=2)
+        cache_k[:, :, t] = k[:, :, 0]
+        cache_v[:, :, t] = v[:, :, 0]
         p = self.dropout if self.training else 0.0
-        x = x + self.drop(self.self_out(_merge(F.scaled_dot_product_attention(q, cache_k, cache_v,
-                                                                              dropout_p=p))))
+        att = F.scaled_dot_product_attention(q, cache_k[:, :, :t + 1], cache_v[:, :, :t + 1], dropout_p=p)
+        x = x + self.drop(self.self_out(_merge(att)))
         out, weights = self._cross(x, mk, mv, mem_mask, need_weights)
         x = x + self.drop(out)
         return x + self.drop(self.ff(self.norm3(x))), cache_k, cache_v, weights
@@ -98,6 +107,7 @@ class CachedDecoder(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.out = nn.Linear(d_model, vocab_size)
         self.drop = nn.Dropout(dropout)
+        self._pe: Tensor | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -108,11 +118,16 @@ class CachedDecoder(nn.Module):
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.embed.weight, std=self.d_model ** -0.5)
 
+    def _positions(self, start: int, n: int, device: torch.device) -> Tensor:
+        """Rows start..start+n of a sinusoid table, grown on demand (no per-step trigonometry)."""
+        if self._pe is None or self._pe.shape[0] < start + n or self._pe.device != device:
+            size = max(256, 2 * (start + n))
+            self._pe = self._sinusoid(torch.arange(size, device=device), self.d_model)
+        return self._pe[start:start + n]
+
     def _embed(self, tokens: Tensor, start: int) -> Tensor:
-        pos = torch.arange(start, start + tokens.shape[1], device=tokens.device)
-        x = self.embed(tokens) * math.sqrt(self.d_model) + self._sinusoid(pos, self.d_model).to(
-            self.embed.weight.dtype)
-        return self.drop(x)
+        pe = self._positions(start, tokens.shape[1], tokens.device)
+        return self.drop(self.embed(tokens) * math.sqrt(self.d_model) + pe.to(self.embed.weight.dtype))
 
     def memory_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
         return [layer.memory_kv(memory) for layer in self.layers]
@@ -126,21 +141,22 @@ class CachedDecoder(nn.Module):
         return self.out(self.norm(x))
 
     def init_state(self, memory: Tensor) -> dict:
-        """Empty self-attention caches and the memory's keys/values per layer."""
+        """Empty self-attention caches, the position `t`, and the memory's keys/values per layer."""
         b = memory.shape[0]
         empty = memory.new_zeros(b, self.heads, 0, self.d_model // self.heads)
-        state: dict = {}
+        state: dict = {"t": 0}
         for i, (mk, mv) in enumerate(self.memory_kv(memory)):
             state.update({f"k{i}": empty, f"v{i}": empty, f"mk{i}": mk, f"mv{i}": mv})
         return state
 
     def step(self, state: dict, tokens: Tensor, mem_mask: Tensor | None) -> tuple[Tensor, dict]:
         """Logits [B, V] for one new token per row; updates the caches and `attn` (last layer, head mean)."""
-        x = self._embed(tokens[:, None], state["k0"].shape[2])
-        new = dict(state)
+        t = state["t"]
+        x = self._embed(tokens[:, None], t)
+        new = dict(state, t=t + 1)
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            x, new[f"k{i}"], new[f"v{i}"], w = layer.step(x, state[f"k{i}"], state[f"v{i}"], state[f"mk{i}"],
+            x, new[f"k{i}"], new[f"v{i}"], w = layer.step(x, state[f"k{i}"], state[f"v{i}"], t, state[f"mk{i}"],
                                                           state[f"mv{i}"], mem_mask, need_weights=i == last)
             if w is not None:
                 new["attn"] = w[:, 0]

@@ -75,11 +75,13 @@ class ResNetTransformer(Im2SeqModel):
             fmask = torch.ones(b, h * w, dtype=torch.bool, device=images.device)
         else:  # a cell is valid when its window holds any real pixel
             fmask = F.adaptive_max_pool2d(mask[:, None].float(), (h, w)).flatten(1) > 0
-        return {"memory": memory, "mask": fmask, "hw": (h, w)}
+        return {"memory": memory, "mask": fmask, "hw": (h, w), "full": mask is None or bool(fmask.all())}
 
     def _mem_mask(self, memory: dict) -> Tensor | None:
-        m = memory["mask"]
-        return None if bool(m.all()) else m
+        """The memory mask, or None when every cell is valid (faster attention)."""
+        if memory.get("full", False):
+            return None
+        return memory["mask"]
 
     def decode_prefix(self, memory: dict, tokens: Tensor) -> Tensor:
         """Logits [B, T, V] for whole prefixes (teacher forcing; the uncached reference)."""
