@@ -62,3 +62,68 @@ def test_killed_run_resumes_to_the_same_result(data, tmp_path, every_step):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     steps = [int(r["step"]) for r in csv.DictReader(open(tmp_path / "cut" / "log_steps.csv"))]
     assert steps == sorted(set(steps)), "a resumed run must not log a step twice"
+
+
+def test_bucket_sampler_covers_every_image_once_per_epoch():
+    from lib.dataset import BucketBatchSampler
+
+    sizes = [(60, 40)] * 7 + [(80, 40)] * 5 + [(140, 60)] * 3
+    s = BucketBatchSampler(sizes, batch_size=2, shuffle=True, seed=3)
+    orders = []
+    for epoch in range(3):
+        s.set_epoch(epoch)
+        batches = list(s)
+        assert len(batches) == len(s) == 4 + 3 + 2
+        assert sorted(i for b in batches for i in b) == list(range(15))
+        assert all(len({sizes[i] for i in b}) == 1 for b in batches)  # one size per batch
+        orders.append(batches)
+    assert orders[0] != orders[1]  # reshuffled every epoch
+    s.set_epoch(1, start=4)
+    assert list(s) == orders[1][4:] and len(s) == 5
+
+
+def test_collate_pads_white_with_mask():
+    from lib.dataset import collate
+    from lib.vocab import PAD_ID
+
+    a, b = torch.zeros(1, 4, 6), torch.zeros(1, 3, 8)
+    batch = collate([(a, [1, 5, 2], "a.png"), (b, [1, 5, 6, 7, 2], "b.png")])
+    assert batch["images"].shape == (2, 1, 4, 8) and batch["mask"].shape == (2, 4, 8)
+    assert batch["images"][0, 0, :, 6:].eq(1).all() and not batch["mask"][0, :, 6:].any()
+    assert batch["mask"][1, :3].all() and not batch["mask"][1, 3].any()
+    assert batch["tgt"][0].tolist() == [1, 5, 2, PAD_ID, PAD_ID] and batch["names"] == ["a.png", "b.png"]
+
+
+def test_precision_follows_compute_capability(monkeypatch):
+    from lib import precision
+
+    assert precision.choose("cpu").amp_dtype is None
+    for major, dtype, scaler in ((8, torch.bfloat16, False), (9, torch.bfloat16, False), (7, torch.float16, True)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None, m=major: (m, 5))
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # must not matter
+        p = precision.choose("cuda")
+        assert (p.amp_dtype, p.use_scaler) == (dtype, scaler)
+
+
+def test_schedules():
+    from lib.train import TrainConfig, make_scheduler
+
+    def lrs(cfg, steps):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched, per_step = make_scheduler(opt, cfg, steps_per_epoch=10)
+        out = []
+        for _ in range(steps):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out, per_step
+
+    step_lrs, per_step = lrs(TrainConfig(), 12)
+    assert not per_step and step_lrs[:5] == [1.0] * 5 and step_lrs[5:10] == [0.5] * 5 and step_lrs[10] == 0.25
+    cos, per_step = lrs(TrainConfig(schedule="cosine", epochs=2, warmup_steps=5), 20)
+    assert per_step and cos[0] == pytest.approx(0.2) and cos[4] == pytest.approx(1.0) and cos[-1] < 0.05
+
+
+def test_early_stopping(data, tmp_path):
+    result = train_model("model2", data, tmp_path, _profile(patience=1), epochs=6, lr=0.0, **TINY)
+    assert result.epochs_run == 2  # lr 0: the second epoch cannot improve, patience 1 stops
