@@ -21,13 +21,14 @@ MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format",
 
 
 def ensure_demo(raw_dir: Path, pages: int, seed: int) -> bool:
-    """Generate the demo set with lib.synth when missing or made with other pages/seed; True if generated."""
+    """Generate the demo set with lib.synth when missing or made with other pages/seed/version; True if generated."""
+    from . import synth
+
     info = raw_dir / "synth.json"
     if info.exists():
         made = json.loads(info.read_text(encoding="utf-8"))
-        if made.get("pages") == pages and made.get("seed") == seed:
+        if (made.get("pages"), made.get("seed"), made.get("version")) == (pages, seed, synth.VERSION):
             return False
-    from . import synth
 
     with staged_dir(raw_dir) as tmp:
         synth.generate(tmp, pages, seed)
