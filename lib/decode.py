@@ -109,36 +109,40 @@ def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, 
     live[:, 0] = 0.0  # one live hypothesis per image at the start
     seqs = torch.zeros(b, k, 0, dtype=torch.long, device=dev)
     tokens = torch.full((b * k,), SOS_ID, dtype=torch.long, device=dev)
-    best = [(float("-inf"), []) for _ in range(b)]  # (score, tokens) of the best finished hypothesis
+    best_score = torch.full((b,), float("-inf"), device=dev)  # best finished hypothesis per image
+    best_seq: list[list[int]] = [[] for _ in range(b)]
     active = torch.ones(b, dtype=torch.bool, device=dev)
     for t in range(max_len):
         logits, state = model.step(memory, state, tokens)
         logp = _log_probs(logits, t, min_len).view(b, k, -1)
         vocab = logp.shape[-1]
-        cand = (live[:, :, None] + logp).view(b, -1)
-        top, idx = cand.topk(2 * k, dim=-1)
+        top, idx = (live[:, :, None] + logp).view(b, -1).topk(2 * k, dim=-1)
         src, tok = idx // vocab, idx % vocab
-        is_eos = (tok == EOS_ID) | (t == max_len - 1)
-        for i, j in (is_eos & torch.isfinite(top) & active[:, None]).nonzero().tolist():
-            seq = seqs[i, src[i, j]].tolist() + ([] if tok[i, j] == EOS_ID else [int(tok[i, j])])
-            score = float(beam_score(top[i, j], t + 1, alpha))
-            if score > best[i][0]:
-                best[i] = (score, seq)
+        is_eos = (tok == EOS_ID) | (t == max_len - 1)  # at the limit every hypothesis ends
+        finished = beam_score(top, t + 1, alpha).masked_fill(~(is_eos & active[:, None]), float("-inf"))
+        cand, j = finished.max(-1)
+        better = cand > best_score
+        for i in better.nonzero().flatten().tolist():  # few per step: record the new best sequences
+            jj = int(j[i])
+            last = int(tok[i, jj])
+            best_seq[i] = seqs[i, src[i, jj]].tolist() + ([] if last == EOS_ID else [last])
+        best_score = torch.where(better, cand, best_score)
         keep = top.masked_fill(is_eos, float("-inf")).topk(k, dim=-1)
         live = keep.values
         src, tok = src.gather(1, keep.indices), tok.gather(1, keep.indices)
         seqs = torch.cat([seqs.gather(1, src[:, :, None].expand(-1, -1, seqs.shape[2])), tok[:, :, None]], 2)
         bound = beam_score(live.max(-1).values, max_len, alpha)  # no live hypothesis can end above this
-        active &= torch.tensor([bound[i].item() > best[i][0] for i in range(b)], device=dev)
+        active &= bound > best_score
         if not bool(active.any()):
             break
         live = live.masked_fill(~active[:, None], float("-inf"))
         memory, state = model.select(memory, state, (torch.arange(b, device=dev)[:, None] * k + src).view(-1))
         tokens = tok.view(-1)
+    best_score = best_score.cpu()
     if include_greedy:
         g_seqs, g_scores = greedy(model, images, mask, max_len=max_len, min_len=min_len)
         for i, (s, sc) in enumerate(zip(g_seqs, g_scores.tolist())):
             g = beam_score(sc, min(len(s) + 1, max_len), alpha)
-            if g > best[i][0]:
-                best[i] = (g, s)
-    return [s for _, s in best], torch.tensor([sc for sc, _ in best])
+            if g > best_score[i]:
+                best_score[i], best_seq[i] = g, s
+    return best_seq, best_score
