@@ -19,6 +19,15 @@ def _heads(x: Tensor, heads: int) -> Tensor:
     return x.view(b, t, heads, d // heads).transpose(1, 2)
 
 
+def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Plain attention for a single query step (cheaper than SDPA kernels at query length 1 on CPU)."""
+    scores = (q @ k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.float().softmax(-1).to(q.dtype)
+    return weights @ v, weights
+
+
 def _merge(x: Tensor) -> Tensor:
     """[B, heads, T, dh] -> [B, T, heads * dh]."""
     b, h, t, dh = x.shape
@@ -45,22 +54,20 @@ class DecoderLayer(nn.Module):
     def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values of the memory, [B, heads, N, dh] each (computed once per image)."""
         k, v = self.kv(memory).chunk(2, dim=-1)
-        return _heads(k, self.heads), _heads(v, self.heads)
+        # contiguous: each decoding step multiplies by them without copying
+        return _heads(k, self.heads).contiguous(), _heads(v, self.heads).contiguous()
 
     def _cross(self, x: Tensor, mk: Tensor, mv: Tensor, mem_mask: Tensor | None,
-               need_weights: bool) -> tuple[Tensor, Tensor | None]:
+               single: bool) -> tuple[Tensor, Tensor | None]:
+        """Cross-attention; `single` (one query step, inference) also returns weights [B, T, N] (head mean)."""
         q = _heads(self.q(self.norm2(x)), self.heads)
         bias = None if mem_mask is None else mem_mask[:, None, None, :]
-        if not need_weights:
+        if not single:
             p = self.dropout if self.training else 0.0
             out = F.scaled_dot_product_attention(q, mk, mv, attn_mask=bias, dropout_p=p)
             return self.cross_out(_merge(out)), None
-        scores = q @ mk.transpose(-1, -2) / math.sqrt(q.shape[-1])
-        if bias is not None:
-            scores = scores.masked_fill(~bias, float("-inf"))
-        weights = scores.float().softmax(-1).to(q.dtype)
-        out = F.dropout(weights, self.dropout, self.training) @ mv
-        return self.cross_out(_merge(out)), weights.mean(1)  # mean over heads: [B, T, N]
+        out, weights = _attend(q, mk, mv, bias)
+        return self.cross_out(_merge(out)), weights.mean(1)
 
     def forward(self, x: Tensor, mk: Tensor, mv: Tensor, mem_mask: Tensor | None) -> Tensor:
         """Whole prefix x [B, T, D] at once with a causal mask."""
@@ -68,11 +75,11 @@ class DecoderLayer(nn.Module):
         p = self.dropout if self.training else 0.0
         x = x + self.drop(self.self_out(_merge(F.scaled_dot_product_attention(q, k, v, dropout_p=p,
                                                                               is_causal=True))))
-        x = x + self.drop(self._cross(x, mk, mv, mem_mask, need_weights=False)[0])
+        x = x + self.drop(self._cross(x, mk, mv, mem_mask, single=False)[0])
         return x + self.drop(self.ff(self.norm3(x)))
 
     def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor, t: int, mk: Tensor, mv: Tensor,
-             mem_mask: Tensor | None, need_weights: bool) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+             mem_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """One new token x [B, 1, D] at position t; returns (output, key cache, value cache, cross weights).
 
         The caches [B, heads, capacity, dh] are written in place at position t and doubled when full, so a
@@ -85,10 +92,9 @@ class DecoderLayer(nn.Module):
             cache_v = torch.cat([cache_v.to(v.dtype), v.new_zeros(*v.shape[:2], grow, v.shape[3])], dim=2)
         cache_k[:, :, t] = k[:, :, 0]
         cache_v[:, :, t] = v[:, :, 0]
-        p = self.dropout if self.training else 0.0
-        att = F.scaled_dot_product_attention(q, cache_k[:, :, :t + 1], cache_v[:, :, :t + 1], dropout_p=p)
+        att, _ = _attend(q, cache_k[:, :, :t + 1], cache_v[:, :, :t + 1], None)
         x = x + self.drop(self.self_out(_merge(att)))
-        out, weights = self._cross(x, mk, mv, mem_mask, need_weights)
+        out, weights = self._cross(x, mk, mv, mem_mask, single=True)
         x = x + self.drop(out)
         return x + self.drop(self.ff(self.norm3(x))), cache_k, cache_v, weights
 
@@ -154,10 +160,8 @@ class CachedDecoder(nn.Module):
         t = state["t"]
         x = self._embed(tokens[:, None], t)
         new = dict(state, t=t + 1)
-        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             x, new[f"k{i}"], new[f"v{i}"], w = layer.step(x, state[f"k{i}"], state[f"v{i}"], t, state[f"mk{i}"],
-                                                          state[f"mv{i}"], mem_mask, need_weights=i == last)
-            if w is not None:
-                new["attn"] = w[:, 0]
+                                                          state[f"mv{i}"], mem_mask)
+        new["attn"] = w[:, 0]  # the last layer's
         return self.out(self.norm(x))[:, 0], new
