@@ -216,3 +216,18 @@ def test_attention_plot_over_one_image(overfit, tmp_path):
     fig = plot_attention(images[0], maps, tokens, steps=[0, 1, 2, 3])
     fig.savefig(tmp_path / "attn.png")
     assert len([ax for ax in fig.axes if ax.images]) == 4
+
+
+def test_trains_with_the_shared_loop_and_reloads_from_its_checkpoint(tmp_path):
+    from lib.checkpoint import load_model
+    from lib.train import train_model
+    from tests.fixtures import make_processed_dataset
+
+    data = make_processed_dataset(tmp_path / "processed", n_train=8, n_dev=2, n_test=0, seed=1)
+    result = train_model("model1", data, tmp_path / "model1", get_profile("smoke"), epochs=1, batch_size=8,
+                         val_limit=2, **TINY)
+    model, vocab, ckpt = load_model(result.best_path)
+    assert isinstance(model, Im2Markup) and ckpt["model_name"] == "model1"
+    assert model.hparams == {**TINY, "max_rows": 256}
+    x = torch.rand(2, 1, 40, 80)
+    assert model(x, torch.full((2, 3), SOS_ID)).shape == (2, 3, len(vocab))
