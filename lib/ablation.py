@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
 
 from . import atomic
 from .analysis import markdown_table
@@ -35,27 +34,29 @@ def parse_arms(arms: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-@torch.no_grad()
 def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, limit: int | None = None,
                batch_size: int = 32, max_len: int = 152) -> dict:
-    """Course metrics (lib.metrics.score) of a checkpoint's greedy decoding of the dev split."""
+    """Course metrics (lib.metrics.score) of a checkpoint's greedy decoding of the dev split (first `limit`).
+
+    Decoding is the training loop's validation (lib.validation.validate), which stops 10 tokens past the
+    reference length: that only shortens hypotheses that are wrong already, and spares untrained arms
+    from decoding to `max_len`.
+    """
     from .checkpoint import load_model
     from .dataset import FormulaDataset, make_loader
-    from .decode import greedy
     from .metrics import score
     from .precision import choose
+    from .validation import validate
 
     prec = choose(device)
     model, vocab, _ = load_model(checkpoint, prec.device)
     ds = FormulaDataset(processed_dir, "validate", vocab, limit=limit)
-    refs = {name: tokens for name, tokens in ds.samples}
-    hyps: dict[str, list[str]] = {}
-    for batch in make_loader(ds, batch_size, shuffle=False, device=prec.device):
-        with prec.autocast():
-            seqs, _ = greedy(model, batch["images"].to(prec.device), batch["mask"].to(prec.device), max_len=max_len)
-        hyps.update({n: vocab.decode(s) for n, s in zip(batch["names"], seqs)})
-    names = sorted(refs)
-    return score([refs[n] for n in names], [hyps[n] for n in names])
+    out = validate(model, make_loader(ds, batch_size, shuffle=False, device=prec.device), prec, max_len=max_len,
+                   return_predictions=True)
+    refs = dict(ds.samples)  # the reference tokens themselves (ids would turn unknown tokens into <UNK>)
+    preds = sorted(out["predictions"])
+    return {**score([refs[name] for name, _, _ in preds], [vocab.decode(hyp) for _, hyp, _ in preds]),
+            "val_loss": out["val_loss"]}
 
 
 def summarize(arm: str, result, dev: dict) -> dict:

@@ -90,7 +90,8 @@ _PROFILES: dict[str, Profile] = {
         m2_resnet="resnet18", m2_stages=3,
         m2_d_model=96, m2_layers=2, m2_heads=4, m2_ff=192, m2_dropout=0.2,
         m1_cnn_widths=(32, 64, 96, 96, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
-        ablation_epochs=3, ablation_minutes=1.5, beam=3, eval_limit=None, **_COMMON,
+        ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, **_COMMON,
+        ablation_val_limit=64,  # 7 arms x (1 min training + validation + dev scoring): ~10-15 min
     ),
     # Course-grade run on one RTX 3090 (24 GB).
     "gpu": Profile(
@@ -100,6 +101,7 @@ _PROFILES: dict[str, Profile] = {
         m2_d_model=128, m2_layers=3, m2_heads=4, m2_ff=256, m2_dropout=0.3,
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,
         ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None, **_COMMON,
+        # ablation: 7 arms x (8 epochs, at most 8 min each + dev scoring) = about an hour
     ),
 }
 
