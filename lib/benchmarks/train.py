@@ -3,7 +3,7 @@
 `python -m lib.bench train [--json] [--profile P] [--steps N] [--height H] [--width W] [--tokens T]`
 
 Synthetic batches (random ink on a white page, random token ids) of the profile's batch size at one bucket
-size, the loop's own precision (bf16 / fp16 + GradScaler / fp32) and optimizer. The last line with --json is
+size (default 240x100 with 30 tokens, the commonest of the demo data), the loop's own precision (bf16 / fp16 + GradScaler / fp32) and optimizer. The last line with --json is
 {images_per_s, peak_mem_mb, ...}; peak memory is CUDA's max allocated on a GPU, the process's peak RSS on CPU.
 """
 from __future__ import annotations
@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="auto")
     ap.add_argument("--steps", type=int, default=10, help="timed steps (after 2 warm-up steps)")
     ap.add_argument("--height", type=int, default=100)
-    ap.add_argument("--width", type=int, default=400)
-    ap.add_argument("--tokens", type=int, default=50, help="target length per image")
+    ap.add_argument("--width", type=int, default=240)
+    ap.add_argument("--tokens", type=int, default=30, help="target length per image")
     ap.add_argument("--batch-size", type=int, default=None, help="default: the profile's")
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
