@@ -15,7 +15,7 @@ from . import atomic, checkpoint
 from .config import Profile
 from .dataset import FormulaDataset, get_transform, load_vocab, make_loader, set_epoch
 from .models import model_from_profile
-from .precision import choose
+from .precision import Precision, choose
 from .progress import progress
 from .setup import seed_everything
 from .validation import validate
@@ -111,6 +111,24 @@ def _append(path: Path, columns: tuple, row: dict) -> None:
         f.write(",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in columns) + "\n")
 
 
+def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfig) -> float:
+    """One optimiser step with teacher forcing; returns the batch's mean token loss."""
+    images = batch["images"].to(prec.device, non_blocking=True)
+    mask = batch["mask"].to(prec.device, non_blocking=True)
+    tgt = batch["tgt"].to(prec.device, non_blocking=True)
+    with prec.autocast():
+        logits = model(images, tgt[:, :-1], mask)
+    loss = F.cross_entropy(logits.float().transpose(1, 2), tgt[:, 1:], ignore_index=PAD_ID,
+                           label_smoothing=cfg.label_smoothing)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)  # clip the true gradients (a no-op without fp16)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    scaler.step(opt)
+    scaler.update()
+    return loss.item()
+
+
 def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
                 epochs: int | None = None, max_minutes: float | None = None, device=None, resume: bool = True,
                 log_every: int | None = None, **overrides) -> TrainResult:
@@ -187,33 +205,20 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
         bar = progress(total=steps_per_epoch, desc=f"epoch {st['epoch'] + 1}", unit="batch")
         bar.update(st["batch"])
         for batch in train_loader:
-            images = batch["images"].to(prec.device, non_blocking=True)
-            mask = batch["mask"].to(prec.device, non_blocking=True)
-            tgt = batch["tgt"].to(prec.device, non_blocking=True)
-            with prec.autocast():
-                logits = model(images, tgt[:, :-1], mask)
-            loss = F.cross_entropy(logits.float().transpose(1, 2), tgt[:, 1:], ignore_index=PAD_ID,
-                                   label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(opt)
-            scaler.update()
+            loss = train_step(model, batch, prec, opt, scaler, cfg)
             if per_step:
                 sched.step()
-            n = images.shape[0]
+            n = batch["images"].shape[0]
             st["step"] += 1
             st["batch"] += 1
-            st["ep_loss"] += loss.item() * n
+            st["ep_loss"] += loss * n
             st["ep_images"] += n
             win_images += n
             bar.update()
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=loss.item())
+            bar.set_postfix(loss=loss)
             if st["step"] % log_every == 0:
                 now = time.monotonic()
-                _append(step_log, STEP_COLUMNS, {"step": st["step"], "epoch": st["epoch"] + 1, "loss": loss.item(),
+                _append(step_log, STEP_COLUMNS, {"step": st["step"], "epoch": st["epoch"] + 1, "loss": loss,
                                                  "lr": opt.param_groups[0]["lr"],
                                                  "images_per_s": win_images / max(now - t_win, 1e-9),
                                                  "elapsed_s": st["seconds"] + now - st["_t"]})
