@@ -87,3 +87,26 @@ def test_attention_maps(model, images):
     seqs, _, maps, hw = greedy(model, images, max_len=8, return_attention=True)
     assert len(maps) == 3 and all(m.shape[1] == hw[0] * hw[1] for m in maps)
     assert all(m.shape[0] == min(len(s) + 1, 8) for s, m in zip(seqs, maps))
+
+
+def test_benchmarks_print_json_last(tmp_path, capsys):
+    from lib.bench import main
+
+    threads = torch.get_num_threads()  # the benchmarks set it; restore for the other tests
+    try:
+        _run_benchmarks(main, tmp_path, capsys)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_benchmarks(main, tmp_path, capsys):
+    import json
+
+    assert main(["infer", "--json", "--profile", "smoke", "--images", "3", "--length", "3", "--batch-size", "2",
+                 "--beam", "2", "--threads", "1", "--processed", str(tmp_path / "none")]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"naive_fps", "greedy_fps", "beam_fps", "greedy_speedup"} <= set(res) and res["images"] == 3
+    assert main(["train", "--json", "--profile", "smoke", "--steps", "1", "--height", "40", "--width", "60",
+                 "--tokens", "4", "--batch-size", "2", "--threads", "1"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["images_per_s"] > 0 and res["peak_mem_mb"] > 0

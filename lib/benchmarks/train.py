@@ -1,6 +1,7 @@
 """Training throughput of model 2 at a profile's sizes: images/s and peak memory.
 
-`python -m lib.bench train [--json] [--profile P] [--steps N] [--height H] [--width W] [--tokens T]`
+`python -m lib.bench train [--json] [--profile P] [--steps N] [--height H] [--width W] [--tokens T]
+[--batch-size B] [--threads T]`
 
 Synthetic batches (random ink on a white page, random token ids) of the profile's batch size at one bucket
 size (default 240x100 with 30 tokens, the commonest of the demo data), the loop's own precision (bf16 / fp16 + GradScaler / fp32) and optimizer. The last line with --json is
@@ -34,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokens", type=int, default=30, help="target length per image")
     ap.add_argument("--batch-size", type=int, default=None, help="default: the profile's")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     profile = get_profile(args.profile)
     prec = choose(args.device)
     bs = args.batch_size or profile.batch_size
