@@ -21,7 +21,7 @@ from .config import Profile
 from .images import load_grey
 
 SELECT_BY = ("course_score", "edit_score")  # dev metrics that pick the best arm (then the lower val loss)
-TABLE_COLUMNS = ("arm", "epochs", "epoch_s", "val_loss", "val_exact_match", "val_edit_score",
+TABLE_COLUMNS = ("arm", "epochs", "steps", "epoch_s", "val_loss", "val_exact_match", "val_edit_score",
                  "bleu4", "exact_match", "edit_score", "course_score")
 
 
@@ -64,6 +64,7 @@ def summarize(arm: str, result, dev: dict) -> dict:
     hist = result.history
     best = max(hist, key=lambda r: r["val_edit_score"]) if hist else {}  # the epoch best.pt holds
     return {"arm": arm, "checkpoint": str(result.best_path), "epochs": result.epochs_run,
+            "steps": hist[-1]["step"] if hist else 0,
             "best_epoch": best.get("epoch"), "wall_s": round(result.wall_s, 1),
             "epoch_s": float(np.mean([r["epoch_s"] for r in hist])) if hist else float("nan"),
             **{k: best.get(k) for k in ("val_loss", "val_exact_match", "val_edit_score")},

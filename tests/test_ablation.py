@@ -44,7 +44,7 @@ def fake_train(model_name, processed_dir, out_dir, profile, *, augment, seed, ep
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "best.pt").write_bytes(b"")
     good = {"none": 40.0, "scale": 60.0}[augment]
-    hist = [{"epoch": e, "train_loss": 2.0 / e, "val_loss": 1.5 / e, "val_exact_match": 0.0,
+    hist = [{"epoch": e, "step": 3 * e, "train_loss": 2.0 / e, "val_loss": 1.5 / e, "val_exact_match": 0.0,
              "val_edit_score": good * e / 2, "epoch_s": 1.0 + e} for e in (1, 2)]
     return SimpleNamespace(best_path=out_dir / "best.pt", best_metric=good, epochs_run=2, wall_s=3.0, history=hist)
 
@@ -67,7 +67,7 @@ def test_a_failing_arm_is_recorded_the_others_run_and_the_error_is_raised(tmp_pa
     assert best["checkpoint"] == "ablation/scale/best.pt" and best["metrics"]["course_score"] == 30.0
     assert best["seed"] == 3 and best["epochs_run"] == 2 and best["budget_epochs"] == 1 and best["val_edit_score"] == 60.0
     scale = results["arms"][2]
-    assert scale["best_epoch"] == 2 and scale["epoch_s"] == 2.5 and scale["val_loss"] == 0.75
+    assert scale["best_epoch"] == 2 and scale["epoch_s"] == 2.5 and scale["val_loss"] == 0.75 and scale["steps"] == 6
     text = ablation.table(results["arms"], best="scale")
     assert "scale (best)" in text and "failed: ValueError" in text
 
