@@ -116,13 +116,13 @@ def decode_lines(model, vocab, paths: list[Path], beam: int, batch_size: int, de
 
 def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split], beam: int,
                          batch_size: int = 16, device: str = "cpu", max_len: int = 150) -> list[Run]:
-    """Decode every split with every checkpoint, greedy and beam; score splits that have references."""
+    """Decode every split with every checkpoint, greedy and (beam > 1) beam; score splits with references."""
     from .checkpoint import load_model
     from .progress import progress
 
     runs = []
-    jobs = [(name, path, dec, k) for name, path in checkpoints
-            for dec, k in (("greedy", 1), (f"beam{beam}", beam))]
+    decoders = [("greedy", 1)] + ([(f"beam{beam}", beam)] if beam > 1 else [])
+    jobs = [(name, path, dec, k) for name, path in checkpoints for dec, k in decoders]
     loaded: dict[str, tuple] = {}
     for name, path, dec, k in progress(jobs, desc="decoding", interval=10.0):
         if name not in loaded:

@@ -121,6 +121,8 @@ def test_decode_score_and_submit_with_a_tiny_checkpoint(tmp_path):
     for r in runs:
         assert len(r.lines["test"]) == 3 and r.lines["test"][1] == "-" and len(r.lines["dev"]) == 1
         assert r.metrics["test"]["n"] == 3 and r.metrics["dev"]["n"] == 1 and r.images_per_s > 0
+    only_greedy = evaluation.evaluate_checkpoints(found, [dev], beam=1, max_len=2)  # beam 1 is greedy
+    assert [r.decoder for r in only_greedy] == ["greedy"]
     best, how = evaluation.choose(runs)
     report = submission.write_submission(tmp_path / "sub", test.all_ids, dict(zip(test.ids, best.lines["test"])))
     assert report["lines"] == 3 and (tmp_path / "sub" / "result.txt").read_text().splitlines()[1] == "-"
