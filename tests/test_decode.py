@@ -9,6 +9,16 @@ from lib.models import build_model
 from lib.models.base import Im2SeqModel
 from lib.vocab import EOS_ID
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one CPU thread is as fast, and avoids thread contention on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 V = 20
 
 
@@ -90,17 +100,9 @@ def test_attention_maps(model, images):
 
 
 def test_benchmarks_print_json_last(tmp_path, capsys):
-    from lib.bench import main
-
-    threads = torch.get_num_threads()  # the benchmarks set it; restore for the other tests
-    try:
-        _run_benchmarks(main, tmp_path, capsys)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run_benchmarks(main, tmp_path, capsys):
     import json
+
+    from lib.bench import main
 
     assert main(["infer", "--json", "--profile", "smoke", "--images", "3", "--length", "3", "--batch-size", "2",
                  "--beam", "2", "--threads", "1", "--processed", str(tmp_path / "none")]) == 0
