@@ -80,7 +80,7 @@ _PROFILES: dict[str, Profile] = {
         m2_resnet="resnet18", m2_stages=3,
         m2_d_model=32, m2_layers=1, m2_heads=2, m2_ff=64, m2_dropout=0.1,
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
-        ablation_epochs=1, ablation_minutes=0.3, beam=2, eval_limit=16, **_COMMON,
+        ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, **_COMMON,
         ablation_val_limit=4,
     ),
     # A meaningful run on a laptop-class CPU: the whole series in about an hour on 2 cores.
