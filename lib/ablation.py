@@ -77,7 +77,7 @@ def pick_best(rows: Sequence[dict]) -> dict:
     ok = [r for r in rows if "error" not in r]
     if not ok:
         raise RuntimeError("no ablation arm finished: " + "; ".join(f"{r['arm']}: {r['error']}" for r in rows))
-    return max(ok, key=lambda r: (*(r[k] for k in SELECT_BY), -r["val_loss"]))
+    return max(ok, key=lambda r: (*(r[k] for k in SELECT_BY), -(r.get("val_loss") or math.inf)))
 
 
 def write_outputs(out_dir: str | Path, rows: list[dict], meta: dict) -> dict | None:
