@@ -69,6 +69,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     with pytest.raises(RuntimeError):
         atomic._atomic(p, lambda f: f.write(str(Boom())), "w")
     assert p.read_text() == "old" and [x.name for x in tmp_path.iterdir()] == ["a.txt"]
+    assert p.stat().st_mode & 0o044   # readable by others, like a plain open() write (not mkstemp's 0600)
 
 
 def test_line_progress_prints_plain_lines(capsys, monkeypatch):
