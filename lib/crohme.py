@@ -5,7 +5,7 @@ import hashlib
 import time
 from pathlib import Path
 
-from . import atomic, inkml
+from . import inkml
 from .parallel import parallel_map
 from .staging import Tally, write_csv
 

@@ -10,13 +10,6 @@ from lib.models.base import Im2SeqModel
 from lib.vocab import EOS_ID
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one CPU thread is as fast, and avoids thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 V = 20

@@ -7,15 +7,6 @@ from lib import evaluation
 from lib.evaluation import Run, Split
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one CPU thread is as fast, and avoids thread contention on a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def touch(path):

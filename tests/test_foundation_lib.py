@@ -1,6 +1,5 @@
 """vocab, images, atomic writes, progress and setup helpers."""
 import json
-import os
 
 import numpy as np
 import pytest

@@ -18,13 +18,6 @@ V = 20
 HAS_DECODE = importlib.util.find_spec("lib.decode") is not None
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy machine the spinning threads cost a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny(seed: int = 0, **kw) -> Im2Markup:

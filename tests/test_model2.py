@@ -9,13 +9,6 @@ from lib.models import build_model, model_from_profile
 from lib.models.posenc import sinusoid_2d
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one CPU thread is as fast, and avoids thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 V = 25

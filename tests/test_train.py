@@ -12,13 +12,6 @@ from lib.train import TrainingInterrupted, train_model
 from tests.fixtures import make_processed_dataset
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one CPU thread is as fast, and avoids thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 TINY = dict(stages=1, d_model=16, layers=1, heads=2, ff=32, dropout=0.1)
