@@ -164,7 +164,8 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
     sched, per_step = make_scheduler(opt, cfg, steps_per_epoch)
     scaler = prec.grad_scaler()
     log_every = log_every or max(1, min(50, steps_per_epoch // 4))
-    st = {"epoch": 0, "batch": 0, "step": 0, "best": -1.0, "bad_epochs": 0, "history": [], "seconds": 0.0,
+    st = {"epoch": 0, "batch": 0, "step": 0, "best": -1.0, "best_loss": float("inf"), "bad_epochs": 0,
+          "history": [], "seconds": 0.0,
           "ep_loss": 0.0, "ep_images": 0, "ep_seconds": 0.0}
     config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
               "train": dataclasses.asdict(cfg), "precision": prec.name}
@@ -247,7 +248,11 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
             sched.step()
         improved = row["val_edit_score"] > st["best"]
         st["best"] = max(st["best"], row["val_edit_score"])
-        st["bad_epochs"] = 0 if improved else st["bad_epochs"] + 1
+        # early stopping waits while either the edit score or the loss still improves (by 1 %): greedy edit
+        # scores of a young model are noisy and lag the loss, which would stop a learning run too soon
+        loss_improved = row["val_loss"] < 0.99 * st["best_loss"]
+        st["best_loss"] = min(st["best_loss"], row["val_loss"])
+        st["bad_epochs"] = 0 if improved or loss_improved else st["bad_epochs"] + 1
         st.update(epoch=st["epoch"] + 1, batch=0, ep_loss=0.0, ep_images=0, ep_seconds=0.0)
         save_last()
         last_ckpt = time.monotonic()

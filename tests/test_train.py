@@ -130,3 +130,16 @@ def test_schedules():
 def test_early_stopping(data, tmp_path):
     result = train_model("model2", data, tmp_path, _profile(patience=1), epochs=6, lr=0.0, **TINY)
     assert result.epochs_run == 2  # lr 0: the second epoch cannot improve, patience 1 stops
+
+
+def test_early_stopping_waits_while_the_loss_improves(data, tmp_path, monkeypatch):
+    scripted = iter([(10.0, 3.0), (9.0, 2.5), (9.5, 2.6), (20.0, 1.0)])   # (edit score, val loss) per epoch
+
+    def fake_validate(*args, **kwargs):
+        edit, loss = next(scripted)
+        return {"val_loss": loss, "val_token_acc": 0.0, "val_exact_match": 0.0, "val_edit_score": edit}
+
+    monkeypatch.setattr("lib.train.validate", fake_validate)
+    result = train_model("model2", data, tmp_path, _profile(patience=1), epochs=6, **TINY)
+    # epoch 2: edit score worse but loss better -> go on; epoch 3: neither better -> stop
+    assert result.epochs_run == 3 and result.best_metric == 10.0
