@@ -46,6 +46,11 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
     return write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def write_with(path: str | os.PathLike, writer: Callable[[Any], None], binary: bool = True) -> Path:
+    """Call `writer(file)` on a temp file, then move it into place (for zip files and the like)."""
+    return _atomic(path, writer, "wb" if binary else "w")
+
+
 def torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """`torch.save` atomically (checkpoints survive a kill mid-write)."""
     import torch

@@ -1,8 +1,6 @@
 """The submission folder: result.txt in test-id order ("-" where needed), metrics.json, and its zip."""
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -107,15 +105,10 @@ def zip_folder(folder: str | Path, zip_path: str | Path) -> Path:
     if not (folder / RESULT_NAME).is_file():
         raise SubmissionError(f"{folder}: no {RESULT_NAME} to submit")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{zip_path.name}.", suffix=".tmp", dir=zip_path.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+
+    def write(f) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for p in files:
                 zf.write(p, p.relative_to(folder).as_posix())
-        os.replace(tmp, zip_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return zip_path
+
+    return atomic.write_with(zip_path, write)
