@@ -12,6 +12,7 @@ from PIL import Image
 
 from . import annotations as ann
 from . import inkml, labels, latex
+from .analysis import markdown_table  # noqa: F401  (the notebooks show tables through data_plots too)
 from .images import ImageError, load_grey
 
 # OCR labels hold Chinese; without a CJK font matplotlib draws boxes and warns at every draw
@@ -89,16 +90,6 @@ def report_rows(report: dict) -> list[dict]:
     reasons = sorted({r for s in report["splits"].values() for r in s["dropped"]})
     return [{"split": name, "seen": s["seen"], "kept": s["kept"], **{r: s["dropped"].get(r, 0) for r in reasons}}
             for name, s in report["splits"].items()]
-
-
-def markdown_table(rows: list[dict]) -> str:
-    """A markdown table of dict rows (same keys)."""
-    if not rows:
-        return "(empty)"
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r[c]).replace("|", "\\|") for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def report_bars(report: dict):

@@ -1,23 +1,16 @@
 """Validation of a model on a loader: teacher-forced loss and token accuracy, greedy exact match and edit score."""
 from __future__ import annotations
 
-import editdistance
 import torch
 import torch.nn.functional as F
 
 from .decode import greedy
+from .metrics import edit_score
 from .models.base import Im2SeqModel
 from .precision import Precision
 from .vocab import EOS_ID, PAD_ID
 
 DECODE_SLACK = 10  # greedy stops at most this many tokens after the reference length
-
-
-def edit_score(refs: list[list], hyps: list[list]) -> float:
-    """1 - sum lev / sum max len, x100 (100 when everything is empty)."""
-    dist = sum(editdistance.eval(r, h) for r, h in zip(refs, hyps))
-    total = sum(max(len(r), len(h)) for r, h in zip(refs, hyps))
-    return 100.0 * (1.0 - dist / total) if total else 100.0
 
 
 def strip(ids: list[int]) -> list[int]:
