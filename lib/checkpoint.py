@@ -15,20 +15,49 @@ from .vocab import Vocab
 
 
 def rng_state() -> dict:
-    """Python, numpy, torch (and CUDA) random states."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, numpy, torch (and CUDA) random states, torch's as numpy byte arrays.
+
+    numpy arrays are not moved by `torch.load(map_location=...)`, so a checkpoint loaded onto a GPU (or
+    the meta device) still restores its RNG states: `torch.set_rng_state` takes CPU byte tensors only.
+    """
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+             "torch": torch.get_rng_state().numpy().copy()}
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = [s.numpy().copy() for s in torch.cuda.get_rng_state_all()]
     return state
 
 
+def _byte_tensor(state) -> torch.Tensor:
+    """A CPU uint8 tensor from a saved RNG state (numpy array, or a tensor of an older checkpoint)."""
+    if isinstance(state, torch.Tensor):
+        if state.is_meta:
+            raise ValueError("an RNG state on the meta device holds no data: load the checkpoint with "
+                             "map_location='cpu'")
+        return state.detach().to("cpu", torch.uint8)
+    return torch.from_numpy(np.asarray(state, dtype=np.uint8).copy())
+
+
 def set_rng_state(state: dict) -> None:
-    """Restore what `rng_state` captured (CUDA only where both sides have it)."""
+    """Restore what `rng_state` captured, wherever the checkpoint was loaded to (CUDA: the devices both have)."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    torch.set_rng_state(_byte_tensor(state["torch"]))
+    if state.get("cuda") and torch.cuda.is_available():
+        for i, s in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(_byte_tensor(s), i)
+
+
+def restore_scaler(scaler, state: dict | None) -> bool:
+    """Load a GradScaler state when there is one to load; True if loaded.
+
+    A run written with the scaler off (bf16 on Ampere+, or fp32 on the CPU) saves an empty state; resumed
+    on a GPU that needs fp16 loss scaling (a T4) the scaler starts afresh instead of failing. A disabled
+    scaler (bf16/fp32) ignores the state of an fp16 run.
+    """
+    if not state or not scaler.is_enabled():
+        return False
+    scaler.load_state_dict(state)
+    return True
 
 
 def bare_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -54,7 +83,11 @@ def save(path: str | Path, model: Im2SeqModel, vocab: Vocab, *, model_name: str,
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
-    """The checkpoint dict (our own files: full unpickling for RNG states)."""
+    """The checkpoint dict (our own files: full unpickling for RNG states), its tensors on `device`.
+
+    Resuming loads onto the CPU: `load_state_dict` then copies weights and optimizer state to wherever the
+    model lives, and no GPU memory is held twice.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")

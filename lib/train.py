@@ -170,11 +170,11 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
     config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
               "train": dataclasses.asdict(cfg), "precision": prec.name}
     if resume and last_path.exists():
-        ckpt = checkpoint.load(last_path, prec.device)
+        ckpt = checkpoint.load(last_path, "cpu")  # RNG states must stay on the CPU; weights are copied over
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
+        checkpoint.restore_scaler(scaler, ckpt["scaler"])
         st.update(ckpt["train_state"])
         checkpoint.set_rng_state(ckpt["rng"])
         print(f"resuming from {last_path}: epoch {st['epoch'] + 1}, batch {st['batch']}, step {st['step']}")

@@ -1,0 +1,92 @@
+"""Code that only a GPU runs, tested by simulating the device: checkpoints loaded elsewhere, other precisions."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from lib import checkpoint
+from lib.config import get_profile
+from lib.train import train_model
+from tests.fixtures import make_processed_dataset
+
+TINY = dict(stages=1, d_model=16, layers=1, heads=2, ff=32, dropout=0.1)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_processed_dataset(tmp_path_factory.mktemp("processed"), n_train=12, n_dev=4, n_test=2, seed=1)
+
+
+def _profile(**kw):
+    return get_profile("smoke").replace(**{**dict(batch_size=4, max_minutes=None, val_limit=4,
+                                                  checkpoint_minutes=1e6), **kw})
+
+
+def _draws() -> tuple:
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+
+def test_rng_state_restores_from_a_checkpoint_loaded_onto_another_device(tmp_path):
+    """`torch.load(map_location=<GPU>)` moves tensors; RNG states must still restore (here: the meta device)."""
+    from lib.models import build_model
+    from lib.vocab import Vocab
+
+    vocab = Vocab(["<PAD>", "<SOS>", "<EOS>", "<UNK>", "x"])
+    path = checkpoint.save(tmp_path / "last.pt", build_model("model2", len(vocab), **TINY), vocab,
+                           model_name="model2")
+    expected = _draws()
+    _draws()  # move every stream on
+    ckpt = checkpoint.load(path, "meta")  # as if loaded onto a GPU: every tensor leaves the CPU
+    assert next(iter(ckpt["model"].values())).is_meta
+    checkpoint.set_rng_state(ckpt["rng"])
+    assert _draws() == expected
+
+
+def test_rng_state_of_an_older_checkpoint_on_a_device_is_brought_back():
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    expected = _draws()
+    checkpoint.set_rng_state(state)
+    assert _draws() == expected
+    with pytest.raises(ValueError, match="map_location='cpu'"):
+        checkpoint.set_rng_state({**state, "torch": torch.get_rng_state().to("meta")})
+
+
+@pytest.mark.parametrize("saved_on, resumed_on", [("off", "on"), ("on", "off"), ("on", "on"), ("off", "off")])
+def test_grad_scaler_state_moves_between_precisions(saved_on, resumed_on):
+    """bf16/CPU runs save an empty (disabled) scaler; fp16 (T4) runs save a real one. Any onto any."""
+    def scaler(on: bool):
+        return torch.amp.GradScaler("cpu", enabled=on)
+
+    written = scaler(saved_on == "on")
+    if saved_on == "on":
+        written.scale(torch.ones(1))  # the first scale() creates the scale tensor
+        written.update(new_scale=1024.0)
+    state = written.state_dict()
+    target = scaler(resumed_on == "on")
+    loaded = checkpoint.restore_scaler(target, state)
+    assert loaded == (saved_on == "on" and resumed_on == "on")
+    if loaded:
+        assert target.get_scale() == 1024.0
+
+
+def _fake_precision(monkeypatch, use_scaler: bool):
+    """CPU training whose GradScaler is on (fp16 on a T4) or off (bf16 on a 3090): what a resume meets."""
+    from lib import precision, train
+
+    def choose(device=None):
+        return precision.Precision(torch.device("cpu"), None, use_scaler)
+
+    monkeypatch.setattr(train, "choose", choose)
+
+
+@pytest.mark.parametrize("first, second", [(False, True), (True, False)], ids=["bf16-to-fp16", "fp16-to-bf16"])
+def test_training_resumes_under_another_precision(data, tmp_path, monkeypatch, first, second):
+    _fake_precision(monkeypatch, first)
+    train_model("model2", data, tmp_path, _profile(), epochs=1, **TINY)
+    assert checkpoint.load(tmp_path / "last.pt")["epoch"] == 1
+    _fake_precision(monkeypatch, second)
+    result = train_model("model2", data, tmp_path, _profile(), epochs=2, **TINY)
+    assert result.epochs_run == 2 and [r["epoch"] for r in result.history] == [1, 2]
