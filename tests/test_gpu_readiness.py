@@ -90,3 +90,32 @@ def test_training_resumes_under_another_precision(data, tmp_path, monkeypatch, f
     _fake_precision(monkeypatch, second)
     result = train_model("model2", data, tmp_path, _profile(), epochs=2, **TINY)
     assert result.epochs_run == 2 and [r["epoch"] for r in result.history] == [1, 2]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_model1_recurrent_layers_compute_in_fp32_under_autocast(dtype):
+    """cuDNN's RNN autocast wrapper may run LSTMs in fp16 even under bf16 autocast, with no GradScaler to
+    protect the gradients: model 1 runs every recurrent layer in fp32 whatever the autocast dtype."""
+    from lib.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("model1", 12, cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=16, dec_hidden=32, embed=16)
+    seen = []
+
+    def hook(module, args, out):
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        tensors += [t for a in args if isinstance(a, tuple) for t in a if isinstance(t, torch.Tensor)]
+        outs = out if isinstance(out, tuple) else (out,)
+        tensors += [t for o in outs for t in (o if isinstance(o, tuple) else (o,)) if isinstance(t, torch.Tensor)]
+        seen.append((type(module).__name__, {t.dtype for t in tensors}))
+
+    for m in model.modules():
+        if isinstance(m, (torch.nn.LSTM, torch.nn.LSTMCell, torch.nn.GRU, torch.nn.GRUCell, torch.nn.RNN)):
+            m.register_forward_hook(hook)
+    images, tgt = torch.rand(2, 1, 32, 64), torch.randint(4, 12, (2, 5))
+    with torch.autocast("cpu", dtype=dtype):
+        logits = model(images, tgt)
+    logits.float().sum().backward()
+    assert {name for name, _ in seen} == {"LSTM", "LSTMCell"}
+    assert all(dtypes == {torch.float32} for _, dtypes in seen), seen
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in model.parameters())

@@ -20,6 +20,13 @@ DROPOUT = 0.2
 MAX_ROWS = 256     # learned initial states for rows 0..MAX_ROWS-1; lower rows share the last one
 
 
+def fp32(device: torch.device):
+    """Autocast off: the recurrent layers always compute in fp32. Under autocast, cuDNN's RNN wrapper may
+    run LSTMs in fp16 even when bf16 was asked for, and bf16 runs have no GradScaler to protect fp16
+    gradients; an LSTM is a small share of the model's work, so fp32 costs little."""
+    return torch.autocast(device.type, enabled=False)
+
+
 def hparams_from_profile(profile: Profile) -> dict:
     """Constructor arguments sized by a profile (`m1_dropout` may be given as a profile override)."""
     return dict(cnn_widths=list(profile.m1_cnn_widths), enc_hidden=profile.m1_enc_hidden,
@@ -43,16 +50,18 @@ class RowEncoder(nn.Module):
         seq = feats.permute(0, 2, 3, 1).reshape(b * h, w, c)
         rows = torch.arange(h, device=feats.device).clamp(max=self.max_rows - 1)
         init = self.row_init(rows).view(1, h, 2, 2, self.hidden).expand(b, -1, -1, -1, -1)
-        init = init.reshape(b * h, 2, 2, self.hidden).to(seq.dtype)
+        init = init.reshape(b * h, 2, 2, self.hidden).float()
         h0 = init[:, 0].transpose(0, 1).contiguous()  # [2 directions, B*H, hidden]
         c0 = init[:, 1].transpose(0, 1).contiguous()
-        if mask is None or bool(mask.all()):
-            out, _ = self.rnn(seq, (h0, c0))
-        else:  # the backward direction must start at each row's last real column, not in the padding
-            lengths = mask.reshape(b * h, w).sum(1).clamp(min=1).cpu()
-            packed = pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False)
-            out, _ = self.rnn(packed, (h0, c0))
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=w)
+        with fp32(feats.device):
+            seq = seq.float()
+            if mask is None or bool(mask.all()):
+                out, _ = self.rnn(seq, (h0, c0))
+            else:  # the backward direction must start at each row's last real column, not in the padding
+                lengths = mask.reshape(b * h, w).sum(1).clamp(min=1).cpu()
+                packed = pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False)
+                out, _ = self.rnn(packed, (h0, c0))
+                out, _ = pad_packed_sequence(out, batch_first=True, total_length=w)
         return out.reshape(b, h, w, 2 * self.hidden)
 
 
@@ -111,7 +120,9 @@ class Im2Markup(Im2SeqModel):
         return self.drop(out), attn
 
     def _advance(self, memory: dict, state: dict, emb: Tensor) -> dict:
-        h, c = self.cell(torch.cat([emb, state["feed"].to(emb.dtype)], dim=-1), (state["h"], state["c"]))
+        with fp32(emb.device):
+            x = torch.cat([emb.float(), state["feed"].float()], dim=-1)
+            h, c = self.cell(x, (state["h"].float(), state["c"].float()))
         out, attn = self._attend(h, memory)
         return {"h": h, "c": c, "feed": out, "attn": attn}
 
