@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .models.base import Im2SeqModel
+from .models.base import Im2SeqModel, index_rows
 from .vocab import EOS_ID, SOS_ID
 
 
@@ -34,17 +34,20 @@ def _cut(seq: list[int]) -> list[int]:
     return seq[:seq.index(EOS_ID)] if EOS_ID in seq else seq
 
 
-@torch.no_grad()
-def greedy(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, max_len: int = 150,
-           return_attention: bool = False, min_len: int = 0):
-    """(token lists, scores [B]) and, with `return_attention`, (attention list of [steps, N], hw) too."""
-    memory = model.encode(images, mask)
+def sync_every(device: torch.device) -> int:
+    """Steps between checks whether every row has finished: each check waits for the GPU, and on a CPU
+    it is free while an extra step is not."""
+    return 8 if device.type == "cuda" else 1
+
+
+def _greedy_from(model: Im2SeqModel, memory: dict, b: int, device: torch.device, max_len: int,
+                 return_attention: bool, min_len: int):
     state = model.init_state(memory)
-    b = images.shape[0]
-    tokens = torch.full((b,), SOS_ID, dtype=torch.long, device=images.device)
-    done = torch.zeros(b, dtype=torch.bool, device=images.device)
-    scores = torch.zeros(b, device=images.device)
+    tokens = torch.full((b,), SOS_ID, dtype=torch.long, device=device)
+    done = torch.zeros(b, dtype=torch.bool, device=device)
+    scores = torch.zeros(b, device=device)
     out, attn = [], []
+    every = sync_every(device)
     for t in range(max_len):
         logits, state = model.step(memory, state, tokens)
         logp = _log_probs(logits, t, min_len)
@@ -54,9 +57,19 @@ def greedy(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, max_l
         if return_attention:
             attn.append(state["attn"].float())
         done |= tokens == EOS_ID
-        if bool(done.all()):
+        if (t + 1) % every == 0 and bool(done.all()):
             break
     seqs = [_cut(row) for row in torch.stack(out, 1).tolist()]
+    return seqs, scores, attn
+
+
+@torch.no_grad()
+def greedy(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, max_len: int = 150,
+           return_attention: bool = False, min_len: int = 0):
+    """(token lists, scores [B]) and, with `return_attention`, (attention list of [steps, N], hw) too."""
+    memory = model.encode(images, mask)
+    seqs, scores, attn = _greedy_from(model, memory, images.shape[0], images.device, max_len, return_attention,
+                                      min_len)
     if not return_attention:
         return seqs, scores
     maps = torch.stack(attn, 1).cpu()  # [B, steps, N]
@@ -102,16 +115,18 @@ def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, 
     candidate, so the result never scores below greedy by this scoring.
     """
     b, k, dev = images.shape[0], beam, images.device
-    memory = model.encode(images, mask)
-    rows = torch.arange(b, device=dev).repeat_interleave(k)
-    memory, state = model.select(memory, model.init_state(memory), rows)
+    encoded = model.encode(images, mask)
+    memory = index_rows(encoded, torch.arange(b, device=dev).repeat_interleave(k))  # once: k rows per image
+    state = model.init_state(memory)
     live = torch.full((b, k), float("-inf"), device=dev)
     live[:, 0] = 0.0  # one live hypothesis per image at the start
     seqs = torch.zeros(b, k, 0, dtype=torch.long, device=dev)
     tokens = torch.full((b * k,), SOS_ID, dtype=torch.long, device=dev)
     best_score = torch.full((b,), float("-inf"), device=dev)  # best finished hypothesis per image
-    best_seq: list[list[int]] = [[] for _ in range(b)]
+    best_seq = torch.zeros(b, max_len, dtype=torch.long, device=dev)
+    best_len = torch.zeros(b, dtype=torch.long, device=dev)
     active = torch.ones(b, dtype=torch.bool, device=dev)
+    every = sync_every(dev)
     for t in range(max_len):
         logits, state = model.step(memory, state, tokens)
         logp = _log_probs(logits, t, min_len).view(b, k, -1)
@@ -121,11 +136,11 @@ def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, 
         is_eos = (tok == EOS_ID) | (t == max_len - 1)  # at the limit every hypothesis ends
         finished = beam_score(top, t + 1, alpha).masked_fill(~(is_eos & active[:, None]), float("-inf"))
         cand, j = finished.max(-1)
-        better = cand > best_score
-        for i in better.nonzero().flatten().tolist():  # few per step: record the new best sequences
-            jj = int(j[i])
-            last = int(tok[i, jj])
-            best_seq[i] = seqs[i, src[i, jj]].tolist() + ([] if last == EOS_ID else [last])
+        better = cand > best_score  # record the new best sequences without leaving the device
+        last = tok.gather(1, j[:, None])
+        prefix = seqs.gather(1, src.gather(1, j[:, None])[:, :, None].expand(-1, 1, t)).squeeze(1)
+        best_seq[:, :t + 1] = torch.where(better[:, None], torch.cat([prefix, last], 1), best_seq[:, :t + 1])
+        best_len = torch.where(better, t + (last[:, 0] != EOS_ID).long(), best_len)
         best_score = torch.where(better, cand, best_score)
         keep = top.masked_fill(is_eos, float("-inf")).topk(k, dim=-1)
         live = keep.values
@@ -133,16 +148,17 @@ def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, 
         seqs = torch.cat([seqs.gather(1, src[:, :, None].expand(-1, -1, seqs.shape[2])), tok[:, :, None]], 2)
         bound = beam_score(live.max(-1).values, max_len, alpha)  # no live hypothesis can end above this
         active &= bound > best_score
-        if not bool(active.any()):
+        if (t + 1) % every == 0 and not bool(active.any()):
             break
         live = live.masked_fill(~active[:, None], float("-inf"))
-        memory, state = model.select(memory, state, (torch.arange(b, device=dev)[:, None] * k + src).view(-1))
+        state = model.select(state, (torch.arange(b, device=dev)[:, None] * k + src).view(-1))
         tokens = tok.view(-1)
     best_score = best_score.cpu()
-    if include_greedy:
-        g_seqs, g_scores = greedy(model, images, mask, max_len=max_len, min_len=min_len)
+    out = [row[:n] for row, n in zip(best_seq.tolist(), best_len.tolist())]
+    if include_greedy:  # from the same encoding: the greedy hypothesis is a candidate too
+        g_seqs, g_scores, _ = _greedy_from(model, encoded, b, dev, max_len, False, min_len)
         for i, (s, sc) in enumerate(zip(g_seqs, g_scores.tolist())):
             g = beam_score(sc, min(len(s) + 1, max_len), alpha)
             if g > best_score[i]:
-                best_score[i], best_seq[i] = g, s
-    return best_seq, best_score
+                best_score[i], out[i] = g, s
+    return out, best_score

@@ -119,3 +119,36 @@ def test_model1_recurrent_layers_compute_in_fp32_under_autocast(dtype):
     assert {name for name, _ in seen} == {"LSTM", "LSTMCell"}
     assert all(dtypes == {torch.float32} for _, dtypes in seen), seen
     assert all(p.grad is None or p.grad.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["model1", "model2"])
+def test_beam_search_never_copies_the_image_memory_after_the_start(name):
+    """The memory (and model 2's per-layer keys/values of it) is the same along every beam of an image:
+    it is repeated once for the beams, then every step reads that same tensor."""
+    from lib.decode import beam_search
+    from lib.models import build_model
+
+    torch.manual_seed(0)
+    hp = TINY if name == "model2" else dict(cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=16, dec_hidden=32,
+                                            embed=16)
+    model = build_model(name, 12, **hp).eval()
+    seen: list[set] = []
+    step = model.step
+
+    def watched(memory, state, tokens):
+        seen.append({t.data_ptr() for t in _tensors(memory)})
+        return step(memory, state, tokens)
+
+    model.step = watched
+    beam_search(model, torch.rand(2, 1, 32, 64), beam=3, max_len=6, min_len=6, include_greedy=False)
+    assert len(seen) == 6 and all(s == seen[0] for s in seen)
+
+
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _tensors(v)]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _tensors(v)]
+    return []

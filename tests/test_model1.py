@@ -109,13 +109,15 @@ def test_step_by_step_equals_teacher_forcing():
     torch.testing.assert_close(torch.stack(maps, 1), full_attn, atol=1e-6, rtol=1e-5)
 
 
-def test_select_reorders_memory_and_state_for_beams():
+def test_select_reorders_the_state_for_beams():
+    from lib.models.base import index_rows
+
     images, mask = padded_batch([(40, 80), (32, 64)], seed=2)
     model = tiny()
     memory = model.encode(images, mask)
     _, state = model.step(memory, model.init_state(memory), torch.tensor([SOS_ID, SOS_ID]))
     index = torch.tensor([1, 1, 0])
-    mem2, state2 = model.select(memory, state, index)
+    mem2, state2 = index_rows(memory, index), model.select(state, index)
     assert mem2["hw"] == memory["hw"] and torch.equal(mem2["mask"][0], memory["mask"][1])
     logits, _ = model.step(mem2, state2, torch.tensor([5, 5, 5]))
     ref, _ = model.step(memory, state, torch.tensor([5, 5]))

@@ -29,7 +29,9 @@ class Im2SeqModel(nn.Module):
     - `init_state(memory)` -> state for incremental decoding (a dict of tensors, batch first).
     - `step(memory, state, tokens)` -> (logits [B, V], state): feed one token per row, cost O(1) in
       the prefix length. After a step, `state["attn"]` [B, N] holds the attention over memory positions.
-    - `select(memory, state, index)` reorders/expands rows (beam search); the default suits dict states.
+    - `select(state, index)` reorders/expands the rows of the running state (beam search); the default
+      suits dict states. The memory never changes while decoding: beam search repeats each image's memory
+      once for its beams (`index_rows`) and never copies it again.
     - `hparams` is the dict of constructor arguments; `lib.models.build_model(name, **hparams)` rebuilds.
     """
 
@@ -51,8 +53,8 @@ class Im2SeqModel(nn.Module):
     def step(self, memory: dict, state: dict, tokens: Tensor) -> tuple[Tensor, dict]:
         raise NotImplementedError
 
-    def select(self, memory: dict, state: dict, index: Tensor) -> tuple[dict, dict]:
-        return index_rows(memory, index), index_rows(state, index)
+    def select(self, state: dict, index: Tensor) -> dict:
+        return index_rows(state, index)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -136,32 +136,31 @@ class CachedDecoder(nn.Module):
         return self.drop(self.embed(tokens) * math.sqrt(self.d_model) + pe.to(self.embed.weight.dtype))
 
     def memory_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Each layer's cross-attention keys and values of the memory: part of the memory, computed once."""
         return [layer.memory_kv(memory) for layer in self.layers]
 
-    def forward(self, tokens: Tensor, memory: Tensor, mem_mask: Tensor | None) -> Tensor:
+    def forward(self, tokens: Tensor, kv: list[tuple[Tensor, Tensor]], mem_mask: Tensor | None) -> Tensor:
         """Logits [B, T, V] for a whole prefix (teacher forcing, or the uncached reference)."""
         x = self._embed(tokens, 0)
-        for layer in self.layers:
-            mk, mv = layer.memory_kv(memory)
+        for layer, (mk, mv) in zip(self.layers, kv):
             x = layer(x, mk, mv, mem_mask)
         return self.out(self.norm(x))
 
-    def init_state(self, memory: Tensor) -> dict:
-        """Empty self-attention caches, the position `t`, and the memory's keys/values per layer."""
-        b = memory.shape[0]
-        empty = memory.new_zeros(b, self.heads, 0, self.d_model // self.heads)
+    def init_state(self, like: Tensor) -> dict:
+        """Empty self-attention caches (batch, device and dtype of `like`) and the position `t`."""
+        empty = like.new_zeros(like.shape[0], self.heads, 0, self.d_model // self.heads)
         state: dict = {"t": 0}
-        for i, (mk, mv) in enumerate(self.memory_kv(memory)):
-            state.update({f"k{i}": empty, f"v{i}": empty, f"mk{i}": mk, f"mv{i}": mv})
+        for i in range(len(self.layers)):
+            state.update({f"k{i}": empty, f"v{i}": empty})
         return state
 
-    def step(self, state: dict, tokens: Tensor, mem_mask: Tensor | None) -> tuple[Tensor, dict]:
+    def step(self, state: dict, tokens: Tensor, kv: list[tuple[Tensor, Tensor]],
+             mem_mask: Tensor | None) -> tuple[Tensor, dict]:
         """Logits [B, V] for one new token per row; updates the caches and `attn` (last layer, head mean)."""
         t = state["t"]
         x = self._embed(tokens[:, None], t)
         new = dict(state, t=t + 1)
-        for i, layer in enumerate(self.layers):
-            x, new[f"k{i}"], new[f"v{i}"], w = layer.step(x, state[f"k{i}"], state[f"v{i}"], t, state[f"mk{i}"],
-                                                          state[f"mv{i}"], mem_mask)
+        for i, (layer, (mk, mv)) in enumerate(zip(self.layers, kv)):
+            x, new[f"k{i}"], new[f"v{i}"], w = layer.step(x, state[f"k{i}"], state[f"v{i}"], t, mk, mv, mem_mask)
         new["attn"] = w[:, 0]  # the last layer's
         return self.out(self.norm(x))[:, 0], new

@@ -66,7 +66,7 @@ class ResNetTransformer(Im2SeqModel):
         return self._pe_cache[key]
 
     def encode(self, images: Tensor, mask: Tensor | None = None) -> dict:
-        """memory [B, N, D] over the h x w feature grid, its mask [B, N] and hw."""
+        """memory [B, N, D] over the h x w feature grid, each layer's keys/values of it, its mask [B, N], hw."""
         feats = self.bottleneck(self.backbone(1.0 - images))  # ink and padding: ink high, white zero
         b, d, h, w = feats.shape
         feats = feats + self._pe(h, w, feats)
@@ -75,7 +75,8 @@ class ResNetTransformer(Im2SeqModel):
             fmask = torch.ones(b, h * w, dtype=torch.bool, device=images.device)
         else:  # a cell is valid when its window holds any real pixel
             fmask = F.adaptive_max_pool2d(mask[:, None].float(), (h, w)).flatten(1) > 0
-        return {"memory": memory, "mask": fmask, "hw": (h, w), "full": mask is None or bool(fmask.all())}
+        return {"memory": memory, "kv": self.decoder.memory_kv(memory), "mask": fmask, "hw": (h, w),
+                "full": mask is None or bool(fmask.all())}
 
     def _mem_mask(self, memory: dict) -> Tensor | None:
         """The memory mask, or None when every cell is valid (faster attention)."""
@@ -85,7 +86,7 @@ class ResNetTransformer(Im2SeqModel):
 
     def decode_prefix(self, memory: dict, tokens: Tensor) -> Tensor:
         """Logits [B, T, V] for whole prefixes (teacher forcing; the uncached reference)."""
-        return self.decoder(tokens, memory["memory"], self._mem_mask(memory))
+        return self.decoder(tokens, memory["kv"], self._mem_mask(memory))
 
     def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None) -> Tensor:
         return self.decode_prefix(self.encode(images, mask), tgt_in)
@@ -94,4 +95,4 @@ class ResNetTransformer(Im2SeqModel):
         return self.decoder.init_state(memory["memory"])
 
     def step(self, memory: dict, state: dict, tokens: Tensor) -> tuple[Tensor, dict]:
-        return self.decoder.step(state, tokens, self._mem_mask(memory))
+        return self.decoder.step(state, tokens, memory["kv"], self._mem_mask(memory))
