@@ -35,7 +35,7 @@ def parse_arms(arms: str | Sequence[str]) -> list[str]:
 
 
 def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, limit: int | None = None,
-               batch_size: int = 32, max_len: int = 152) -> dict:
+               batch_size: int = 32, max_len: int = 152, max_pixels: int | None = None) -> dict:
     """Course metrics (lib.metrics.score) of a checkpoint's greedy decoding of the dev split (first `limit`).
 
     Decoding is the training loop's validation (lib.validation.validate), which stops 10 tokens past the
@@ -51,7 +51,8 @@ def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, l
     prec = choose(device)
     model, vocab, _ = load_model(checkpoint, prec.device)
     ds = FormulaDataset(processed_dir, "validate", vocab, limit=limit)
-    out = validate(model, make_loader(ds, batch_size, shuffle=False, device=prec.device), prec, max_len=max_len,
+    loader = make_loader(ds, batch_size, shuffle=False, device=prec.device, max_pixels=max_pixels)
+    out = validate(model, loader, prec, max_len=max_len,
                    return_predictions=True)
     refs = dict(ds.samples)  # the reference tokens themselves (ids would turn unknown tokens into <UNK>)
     preds = sorted(out["predictions"])
@@ -133,7 +134,8 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
             result = train("model2", processed_dir, out / arm, profile, augment=arm, seed=seed, epochs=epochs,
                            max_minutes=limit, device=device, **overrides)
             dev = score(result.best_path, processed_dir, device, limit=overrides["val_limit"],
-                             batch_size=profile.batch_size, max_len=profile.max_tokens + 2)
+                        batch_size=profile.batch_size, max_len=profile.max_tokens + 2,
+                        max_pixels=profile.batch_pixels)
             rows.append(summarize(arm, result, dev))
         except Exception as e:  # the other arms still run; the failure is recorded and re-raised at the end
             traceback.print_exc()

@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m lib.bench {clean,infer,train} [--json]`; the last line of --json is a JSON object."""
+"""Benchmarks: `python -m lib.bench {clean,infer,train,memory} [--json]`; the last line of --json is a JSON object."""
 from __future__ import annotations
 
 import importlib
@@ -8,6 +8,7 @@ COMMANDS = {
     "clean": "lib.benchmarks.clean",   # crop + pad images/s on demo crops
     "infer": "lib.benchmarks.infer",   # naive vs batched cached greedy vs beam decoding
     "train": "lib.benchmarks.train",   # training images/s and peak memory for model 2
+    "memory": "lib.benchmarks.memory",  # predicted peak training memory per bucket, both models
 }
 
 

@@ -13,7 +13,7 @@ DEFAULT_BUCKETS: tuple[tuple[int, int], ...] = (
     (60, 40), (80, 40), (80, 60), (140, 60), (140, 80), (240, 100), (320, 80), (400, 80),
     (400, 100), (480, 80), (480, 100), (560, 80), (560, 100), (640, 80), (640, 100),
     (720, 80), (720, 100), (720, 120), (720, 200), (800, 100), (800, 320), (1000, 200),
-    (1000, 400), (1200, 200), (1600, 200), (1600, 1600),
+    (1000, 400), (1200, 200), (1600, 200), (1600, 400), (1600, 1600),
 )
 
 
@@ -34,6 +34,7 @@ class Profile:
     epochs: int
     max_minutes: float | None  # wall-clock budget per training run (None: epochs only)
     batch_size: int
+    batch_pixels: int | None   # pixel budget of a batch: large buckets get fewer images (None: batch_size always)
     lr: float
     checkpoint_minutes: float  # `last.pt` is also written every N minutes
     patience: int              # early stopping: epochs without a better validation edit score
@@ -70,13 +71,17 @@ class Profile:
         return dataclasses.asdict(self)
 
 
+# The gpu profile's pixel budget per training batch: `python -m lib.bench memory --profile gpu` prints the
+# predicted peak memory of every bucket at this budget (at most 22 GiB on a 24 GB RTX 3090).
+GPU_BATCH_PIXELS = 32 * 800 * 100
+
 _COMMON = dict(dev_fraction=0.1, buckets=DEFAULT_BUCKETS, lr=1e-3)
 
 _PROFILES: dict[str, Profile] = {
     # The whole series in a few minutes on 2 CPU cores: for tests, not for accuracy.
     "smoke": Profile(
         name="smoke", demo_pages=4, crohme_train=60, crohme_test=20, max_tokens=60, workers=0,
-        epochs=2, max_minutes=1.0, batch_size=8, checkpoint_minutes=1.0, patience=5, val_limit=16,
+        epochs=2, max_minutes=1.0, batch_size=8, batch_pixels=8 * 240 * 100, checkpoint_minutes=1.0, patience=5, val_limit=16,
         m2_resnet="resnet18", m2_stages=3,
         m2_d_model=32, m2_layers=1, m2_heads=2, m2_ff=64, m2_dropout=0.1,
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
@@ -86,7 +91,7 @@ _PROFILES: dict[str, Profile] = {
     # A meaningful run on a laptop-class CPU: the whole series in about an hour on 2 cores.
     "cpu": Profile(
         name="cpu", demo_pages=120, crohme_train=2000, crohme_test=300, max_tokens=100, workers=2,
-        epochs=12, max_minutes=8.0, batch_size=16, checkpoint_minutes=5.0, patience=4, val_limit=200,
+        epochs=12, max_minutes=8.0, batch_size=16, batch_pixels=16 * 240 * 100, checkpoint_minutes=5.0, patience=4, val_limit=200,
         m2_resnet="resnet18", m2_stages=3,
         m2_d_model=96, m2_layers=2, m2_heads=4, m2_ff=192, m2_dropout=0.2,
         m1_cnn_widths=(32, 64, 96, 96, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
@@ -96,7 +101,7 @@ _PROFILES: dict[str, Profile] = {
     # Course-grade run on one RTX 3090 (24 GB).
     "gpu": Profile(
         name="gpu", demo_pages=1500, crohme_train=None, crohme_test=None, max_tokens=150, workers=4,
-        epochs=30, max_minutes=None, batch_size=32, checkpoint_minutes=10.0, patience=6, val_limit=None,
+        epochs=30, max_minutes=None, batch_size=32, batch_pixels=GPU_BATCH_PIXELS, checkpoint_minutes=10.0, patience=6, val_limit=None,
         m2_resnet="resnet18", m2_stages=3,
         m2_d_model=128, m2_layers=3, m2_heads=4, m2_ff=256, m2_dropout=0.3,
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,

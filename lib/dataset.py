@@ -79,14 +79,24 @@ class FormulaDataset(Dataset):
         return x, self.vocab.encode(tokens), name
 
 
+def bucket_batch_size(width: int, height: int, batch_size: int, max_pixels: int | None = None) -> int:
+    """Images per batch for one bucket: `batch_size`, fewer when the pixel budget says so (at least 1)."""
+    if not max_pixels:
+        return batch_size
+    return max(1, min(batch_size, max_pixels // max(1, width * height)))
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches of same-size images; with `shuffle`, shuffled within and across buckets, seeded by epoch.
 
+    With `max_pixels`, a bucket's batches hold at most that many pixels in all, so the largest buckets
+    (1600x400, 1600x1600) take a few images per batch and memory stays flat across buckets.
     `set_epoch(e, start=k)` skips the first k batches of epoch e (resuming mid-epoch).
     """
 
-    def __init__(self, sizes: Sequence[tuple[int, int]], batch_size: int, shuffle: bool, seed: int = 0):
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+    def __init__(self, sizes: Sequence[tuple[int, int]], batch_size: int, shuffle: bool, seed: int = 0,
+                 max_pixels: int | None = None):
+        self.batch_size, self.shuffle, self.seed, self.max_pixels = batch_size, shuffle, seed, max_pixels
         self.buckets: dict[tuple[int, int], list[int]] = {}
         for i, s in enumerate(sizes):
             self.buckets.setdefault(tuple(s), []).append(i)
@@ -103,7 +113,8 @@ class BucketBatchSampler(Sampler[list[int]]):
             idx = list(self.buckets[key])
             if self.shuffle:
                 rng.shuffle(idx)
-            out += [idx[i:i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
+            n = self.bucket_batch(key)
+            out += [idx[i:i + n] for i in range(0, len(idx), n)]
         if self.shuffle:
             rng.shuffle(out)
         return out
@@ -111,8 +122,11 @@ class BucketBatchSampler(Sampler[list[int]]):
     def __iter__(self):
         return iter(self.batches()[self.start:])
 
+    def bucket_batch(self, size: tuple[int, int]) -> int:
+        return bucket_batch_size(size[0], size[1], self.batch_size, self.max_pixels)
+
     def __len__(self) -> int:
-        return sum((len(v) + self.batch_size - 1) // self.batch_size for v in self.buckets.values()) - self.start
+        return sum(-(-len(v) // self.bucket_batch(k)) for k, v in self.buckets.items()) - self.start
 
 
 def collate(items: list[tuple[torch.Tensor, list[int], str]]) -> dict:
@@ -150,9 +164,10 @@ def worker_init_fn(worker_id: int) -> None:
 
 
 def make_loader(dataset: FormulaDataset, batch_size: int, *, shuffle: bool, seed: int = 0, workers: int = 0,
-                device: str | torch.device = "cpu") -> DataLoader:
-    """A DataLoader over bucketed batches; its own generator keeps the global RNG stream untouched."""
-    sampler = BucketBatchSampler(dataset.sizes(), batch_size, shuffle=shuffle, seed=seed)
+                device: str | torch.device = "cpu", max_pixels: int | None = None) -> DataLoader:
+    """A DataLoader over bucketed batches (a pixel budget per batch when given); its own generator keeps
+    the global RNG stream untouched."""
+    sampler = BucketBatchSampler(dataset.sizes(), batch_size, shuffle=shuffle, seed=seed, max_pixels=max_pixels)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                       pin_memory=torch.device(device).type == "cuda", worker_init_fn=worker_init_fn,

@@ -25,6 +25,7 @@ from .progress import progress
 from .vocab import Vocab
 
 NO_FORMULA = "-"
+PREDICT_PIXELS = 32 * 800 * 100  # pixel budget of a decoding batch (beam search: divided by the beam width)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 
 
@@ -48,15 +49,23 @@ def load_images(paths: Sequence[str | Path], buckets=DEFAULT_BUCKETS) -> list[np
 
 @torch.no_grad()
 def predict_arrays(model: Im2SeqModel, vocab: Vocab, images: Sequence[np.ndarray | None], *, beam: int = 1,
-                   batch_size: int = 16, device="cpu", max_len: int = 150, alpha: float = 0.6) -> list[str]:
-    """Result lines for preprocessed uint8 images (None -> "-"); same-size images are decoded together."""
+                   batch_size: int = 16, device="cpu", max_len: int = 150, alpha: float = 0.6,
+                   max_pixels: int | None = PREDICT_PIXELS) -> list[str]:
+    """Result lines for preprocessed uint8 images (None -> "-"); same-size images are decoded together, at
+    most `max_pixels` (over the beams) per batch."""
+    from .dataset import bucket_batch_size
+
     prec = choose(device)
     model = model.to(prec.device).eval()
     by_size: dict[tuple[int, int], list[int]] = {}
     for i, img in enumerate(images):
         if img is not None:
             by_size.setdefault(img.shape, []).append(i)
-    batches = [idx[j:j + batch_size] for _, idx in sorted(by_size.items()) for j in range(0, len(idx), batch_size)]
+    budget = max_pixels // max(1, beam) if max_pixels else None
+    batches = []
+    for (h, w), idx in sorted(by_size.items()):
+        n = bucket_batch_size(w, h, batch_size, budget)
+        batches += [idx[j:j + n] for j in range(0, len(idx), n)]
     lines = [NO_FORMULA] * len(images)
     for idx in progress(batches, desc="predict", unit="batch"):
         x = torch.from_numpy(np.stack([images[i] for i in idx]).astype(np.float32) / 255.0)[:, None]

@@ -37,6 +37,7 @@ class TrainConfig:
     epochs: int = 10
     max_minutes: float | None = None
     batch_size: int = 16
+    batch_pixels: int | None = None  # pixel budget per batch (large buckets get fewer images)
     lr: float = 1e-3
     weight_decay: float = 0.01
     schedule: str = "step"          # step (MultiStepLR, x gamma every lr_step epochs) | cosine | constant
@@ -157,9 +158,9 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
     model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=seed, workers=cfg.workers,
-                               device=prec.device)
+                               device=prec.device, max_pixels=cfg.batch_pixels)
     val_loader = make_loader(val_ds, cfg.batch_size, shuffle=False, seed=seed, workers=cfg.workers,
-                             device=prec.device)
+                             device=prec.device, max_pixels=cfg.batch_pixels)
     steps_per_epoch = len(train_loader.batch_sampler)
     sched, per_step = make_scheduler(opt, cfg, steps_per_epoch)
     scaler = prec.grad_scaler()

@@ -49,7 +49,7 @@ def fake_train(model_name, processed_dir, out_dir, profile, *, augment, seed, ep
     return SimpleNamespace(best_path=out_dir / "best.pt", best_metric=good, epochs_run=2, wall_s=3.0, history=hist)
 
 
-def fake_score(ckpt, processed_dir, device, limit, batch_size, max_len):
+def fake_score(ckpt, processed_dir, device, limit, batch_size, max_len, max_pixels=None):
     edit = 60.0 if "scale" in str(ckpt) else 40.0
     return {"bleu4": edit / 2, "exact_match": 0.0, "edit_score": edit, "course_score": edit / 2, "n": 4}
 

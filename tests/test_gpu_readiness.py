@@ -152,3 +152,84 @@ def _tensors(obj):
     if isinstance(obj, (list, tuple)):
         return [t for v in obj for t in _tensors(v)]
     return []
+
+
+def test_pixel_budget_shrinks_batches_of_large_buckets():
+    from lib.config import DEFAULT_BUCKETS, get_profile
+    from lib.dataset import BucketBatchSampler
+
+    assert (1600, 400) in DEFAULT_BUCKETS  # the step between 1600x200 and 1600x1600 (InkML renders: <= 1600x400)
+    gpu = get_profile("gpu")
+    sizes = [(240, 100)] * 70 + [(1600, 400)] * 9 + [(1600, 1600)] * 3
+    s = BucketBatchSampler(sizes, batch_size=gpu.batch_size, shuffle=True, seed=0, max_pixels=gpu.batch_pixels)
+    batches = list(s)
+    assert sorted(i for b in batches for i in b) == list(range(len(sizes))) and len(batches) == len(s)
+    by_size = {}
+    for b in batches:
+        by_size.setdefault(sizes[b[0]], []).append(len(b))
+    assert max(by_size[(240, 100)]) == gpu.batch_size
+    assert max(by_size[(1600, 1600)]) == 1 and max(by_size[(1600, 400)]) <= gpu.batch_pixels // (1600 * 400)
+    for size, lens in by_size.items():
+        assert max(lens) * size[0] * size[1] <= max(gpu.batch_pixels, size[0] * size[1])
+
+
+def test_prediction_batches_keep_the_pixel_budget(monkeypatch):
+    from lib import predict
+    from lib.models import build_model
+    from lib.vocab import Vocab
+
+    seen = []
+    monkeypatch.setattr(predict, "greedy", lambda model, x, max_len: (seen.append(tuple(x.shape)) or
+                                                                       ([[4]] * x.shape[0], None)))
+    vocab = Vocab(["<PAD>", "<SOS>", "<EOS>", "<UNK>", "x"])
+    images = [np.full((100, 240), 255, np.uint8)] * 20 + [np.full((1600, 1600), 255, np.uint8)] * 3
+    lines = predict.predict_arrays(build_model("model2", len(vocab), **TINY), vocab, images, batch_size=16,
+                                   max_pixels=4 * 240 * 100)
+    assert lines == ["x"] * 23
+    assert sorted(seen) == sorted([(4, 1, 100, 240)] * 5 + [(1, 1, 1600, 1600)] * 3)
+
+
+def test_model1_casts_its_memory_once_under_autocast():
+    """Under autocast every step's attention would otherwise keep its own low-precision copy of the whole
+    memory for backward (T copies of [N, D]: gigabytes at large buckets)."""
+    from lib.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("model1", 12, cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=24, dec_hidden=32, embed=16)
+    images, tgt = torch.rand(1, 1, 64, 128), torch.randint(4, 12, (1, 20))
+    n_ctx = (64 // 8) * (128 // 8) * 48
+    copies = set()
+
+    def pack(t):
+        if t.numel() == n_ctx:
+            copies.add(t.untyped_storage().data_ptr())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), torch.autocast("cpu", dtype=torch.bfloat16):
+        model(images, tgt)
+    assert 1 <= len(copies) <= 2, f"{len(copies)} saved copies of the memory for 20 steps"
+
+
+def test_memory_prediction_grows_linearly_with_area():
+    from lib.benchmarks import memory
+    from lib.models import model_from_profile
+
+    for name in ("model1", "model2"):
+        model = model_from_profile(name, memory.VOCAB, get_profile("smoke")).train()
+        cost = memory.per_image_cost(model, 20, torch.bfloat16)
+        measured = memory.saved_bytes(model, 384, 192, 20, torch.bfloat16)
+        predicted = cost[0] + cost[1] * 384 * 192
+        assert abs(predicted - measured) <= 0.1 * measured, (name, predicted, measured)
+
+
+def test_gpu_profile_fits_a_24gb_card_on_every_bucket(capsys):
+    import json
+
+    from lib.benchmarks import memory
+
+    assert memory.main(["--profile", "gpu", "--data", "crohme", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["peak_gib"] <= 22.0
+    sizes = {r["size"]: r for r in result["buckets"]}
+    assert sizes["1600x1600"]["batch"] == 1 and sizes["1600x400"]["batch"] < get_profile("gpu").batch_size
+    assert all(r["model1_gib"] <= 22.0 and r["model2_gib"] <= 22.0 for r in result["buckets"])

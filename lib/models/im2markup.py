@@ -97,6 +97,8 @@ class Im2Markup(Im2SeqModel):
         feats, fmask = self.cnn(1.0 - images, mask)  # ink-positive: white paper and padding are 0
         b, _, h, w = feats.shape
         ctx = self.rows(feats, fmask).reshape(b, h * w, -1)
+        if torch.is_autocast_enabled(ctx.device.type):  # cast once: autocast would copy it at every step
+            ctx = ctx.to(torch.get_autocast_dtype(ctx.device.type))
         if fmask is None:
             fmask = torch.ones(b, h, w, dtype=torch.bool, device=ctx.device)
         fmask = fmask.reshape(b, h * w).clone()
