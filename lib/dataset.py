@@ -166,16 +166,17 @@ def worker_init_fn(worker_id: int) -> None:
 def make_loader(dataset: FormulaDataset, batch_size: int, *, shuffle: bool, seed: int = 0, workers: int = 0,
                 device: str | torch.device = "cpu", max_pixels: int | None = None) -> DataLoader:
     """A DataLoader over bucketed batches (a pixel budget per batch when given); its own generator keeps
-    the global RNG stream untouched."""
+    the global RNG stream untouched. Workers persist across epochs (not re-forked every epoch)."""
     sampler = BucketBatchSampler(dataset.sizes(), batch_size, shuffle=shuffle, seed=seed, max_pixels=max_pixels)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                       pin_memory=torch.device(device).type == "cuda", worker_init_fn=worker_init_fn,
-                      generator=generator, persistent_workers=False)
+                      generator=generator, persistent_workers=workers > 0)
 
 
 def set_epoch(loader: DataLoader, epoch: int, start: int = 0, seed: int = 0) -> None:
-    """Position the loader at batch `start` of `epoch` (worker seeds follow the epoch too)."""
+    """Position the loader at batch `start` of `epoch`. In-process augmentation gets a stream per epoch; worker
+    processes persist, so their streams are seeded when they start (the first epoch of a session) and run on."""
     loader.batch_sampler.set_epoch(epoch, start)
     loader.generator.manual_seed(seed * 1000003 + epoch)
     if loader.num_workers == 0:  # in-process augmentation: a stream per epoch as well

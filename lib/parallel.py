@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterable, Sequence, TypeVar
+from pathlib import Path
+from typing import Callable, Sequence, TypeVar
 
 from .progress import progress
 
@@ -11,12 +12,45 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def default_workers() -> int:
-    """The cores this process may use."""
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpus(root: str | Path = CGROUP_ROOT) -> float | None:
+    """The CPU quota of this container in cores (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us`), or None.
+
+    Rented GPU containers (AutoDL) show every core of the host to `sched_getaffinity` but let the
+    container use only a few of them: a pool sized from the host would thrash.
+    """
+    root = Path(root)
     try:
-        return len(os.sched_getaffinity(0))
+        v2 = root / "cpu.max"
+        if v2.is_file():
+            quota, period = v2.read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        for v1 in (root / "cpu", root / "cpu,cpuacct"):
+            if (v1 / "cpu.cfs_quota_us").is_file():
+                quota = int((v1 / "cpu.cfs_quota_us").read_text())
+                period = int((v1 / "cpu.cfs_period_us").read_text())
+                return None if quota <= 0 else quota / period
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def default_workers(cgroup_root: str | Path = CGROUP_ROOT) -> int:
+    """The cores this process may use: its CPU affinity, capped by the container's CPU quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    quota = cgroup_cpus(cgroup_root)
+    return max(1, min(n, int(quota))) if quota else n
+
+
+def loader_workers(profile_workers: int, cgroup_root: str | Path = CGROUP_ROOT) -> int:
+    """DataLoader worker processes: the profile's number, at most the cores left beside the training process
+    (Colab's 2 vCPUs: 1 worker, not the gpu profile's 4)."""
+    return max(0, min(profile_workers, default_workers(cgroup_root) - 1))
 
 
 def pool_workers(profile_workers: int) -> int | None:
@@ -47,13 +81,3 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int | None =
                 bar.update()
     bar.close()
     return results
-
-
-def chunked(items: Iterable[T], size: int) -> list[list[T]]:
-    """Consecutive lists of at most `size` items."""
-    out: list[list[T]] = []
-    for x in items:
-        if not out or len(out[-1]) >= size:
-            out.append([])
-        out[-1].append(x)
-    return out

@@ -15,6 +15,7 @@ from . import atomic, checkpoint
 from .config import Profile
 from .dataset import FormulaDataset, get_transform, load_vocab, make_loader, set_epoch
 from .models import model_from_profile
+from .parallel import loader_workers
 from .precision import Precision, choose
 from .progress import progress
 from .setup import seed_everything
@@ -157,9 +158,10 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
     seed_everything(seed)
     model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train_loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=seed, workers=cfg.workers,
+    workers = loader_workers(cfg.workers)
+    train_loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=seed, workers=workers,
                                device=prec.device, max_pixels=cfg.batch_pixels)
-    val_loader = make_loader(val_ds, cfg.batch_size, shuffle=False, seed=seed, workers=cfg.workers,
+    val_loader = make_loader(val_ds, cfg.batch_size, shuffle=False, seed=seed, workers=workers,
                              device=prec.device, max_pixels=cfg.batch_pixels)
     steps_per_epoch = len(train_loader.batch_sampler)
     sched, per_step = make_scheduler(opt, cfg, steps_per_epoch)

@@ -233,3 +233,34 @@ def test_gpu_profile_fits_a_24gb_card_on_every_bucket(capsys):
     sizes = {r["size"]: r for r in result["buckets"]}
     assert sizes["1600x1600"]["batch"] == 1 and sizes["1600x400"]["batch"] < get_profile("gpu").batch_size
     assert all(r["model1_gib"] <= 22.0 and r["model2_gib"] <= 22.0 for r in result["buckets"])
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu.max": "400000 100000\n"}, 4.0),
+    ({"cpu.max": "150000 100000\n"}, 1.5),
+    ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3.0),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({"cpu.max": "garbage"}, None),
+    ({}, None),
+], ids=["v2-unlimited", "v2-4", "v2-1.5", "v1-3", "v1-unlimited", "unreadable", "none"])
+def test_cgroup_quota_caps_process_pools(tmp_path, monkeypatch, files, expected):
+    """An AutoDL container sees all 64-128 host cores but may use a few: pools follow the quota."""
+    from lib import parallel
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert parallel.cgroup_cpus(tmp_path) == expected
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(96)))
+    workers = parallel.default_workers(tmp_path)
+    assert workers == (96 if expected is None else max(1, int(expected)))
+    assert parallel.loader_workers(4, tmp_path) == min(4, workers - 1)
+
+
+def test_loader_workers_leave_a_core_for_training(tmp_path, monkeypatch):
+    from lib import parallel
+
+    (tmp_path / "cpu.max").write_text("200000 100000\n")  # Colab: 2 vCPUs
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert parallel.loader_workers(4, tmp_path) == 1 and parallel.loader_workers(0, tmp_path) == 0

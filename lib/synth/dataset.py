@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import write_json, write_text
+from ..parallel import default_workers
 from ..progress import progress
 from .grammar import sample_formula
 from .labels import BOX_DEFECTS, CLASS_NAME, LABEL_DEFECTS, annotate_box, label_bytes, voc_xml, yolo_txt
@@ -170,7 +171,7 @@ def generate(out_dir: str | os.PathLike, pages: int, seed: int = 0, workers: int
     todo = plan(pages, seed)
     _prepare(out, todo)
     jobs = [(p, seed, str(out)) for p in todo]
-    n = workers if workers is not None else (min(os.cpu_count() or 1, 8) if pages >= 12 else 1)
+    n = workers if workers is not None else (min(default_workers(), 8) if pages >= 12 else 1)
     wrap = (lambda it: progress(it, total=pages, desc="demo pages", unit="page")) if show_progress else iter
     if n > 1:  # spawn: safe even when the caller has torch threads running
         with mp.get_context("spawn").Pool(n) as pool:
