@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -15,6 +17,70 @@ from .progress import HEADLESS_ENV
 from .setup import SOURCES, default_home, repo_root
 
 NOTEBOOK_RE = re.compile(r"^(\d\d)_.*\.ipynb$")
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C; kill, a scheduler or tmux ending the session
+_KERNELS: set = set()  # kernel managers of the notebooks running now
+
+
+class SeriesInterrupted(BaseException):
+    """A stop signal reached the runner (a BaseException, so no `except Exception` in between swallows it)."""
+
+
+def _kernel_manager_class():
+    """An AsyncKernelManager that records its kernels, so a stop signal can kill them with their children."""
+    from jupyter_client import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        async def _launch_kernel(self, kernel_cmd, **kw):
+            out = await super()._launch_kernel(kernel_cmd, **kw)
+            _KERNELS.add(self)
+            return out
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            _KERNELS.discard(self)
+            await super()._async_cleanup_resources(restart)
+
+    return TrackedKernelManager
+
+
+def kill_kernels() -> int:
+    """SIGKILL every running kernel's process group: the kernel and its DataLoader workers (a kernel runs
+    in a session of its own, so a signal to the runner's group never reaches it). Returns how many."""
+    killed = 0
+    for km in list(_KERNELS):
+        prov = getattr(km, "provisioner", None)
+        pid = getattr(prov, "pid", None)
+        pgid = getattr(prov, "pgid", None)
+        try:
+            if pgid:
+                os.killpg(pgid, signal.SIGKILL)
+            elif pid:
+                os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except (ProcessLookupError, PermissionError):
+            pass
+        _KERNELS.discard(km)
+    return killed
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """While running notebooks, a stop signal kills the running kernel (no orphan keeps the GPU's memory)
+    and raises SeriesInterrupted."""
+    def stop(signum, frame):
+        kill_kernels()
+        raise SeriesInterrupted(signal.Signals(signum).name)
+
+    previous = {}
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            sig = getattr(signal, name)
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        kill_kernels()
 
 
 def find_notebooks(folder: Path) -> list[tuple[str, Path]]:
@@ -76,14 +142,25 @@ def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: 
     print(f"series: profile={profile} data={data} run={run} -> {run_dir}", flush=True)
     log: list[dict] = []
     t_series = time.monotonic()
+    resume = f"python -m lib.series --profile {profile} --data {data} --run {run}"
     for number, path in chosen:
         t0 = time.monotonic()
         out_path = out_dir / path.name
         print(f"[{number}] {path.name} ...", flush=True)
         entry = {"notebook": path.name, "status": "ok"}
         try:
-            pm.execute_notebook(str(path), str(out_path), parameters=params, kernel_name="python3",
-                                cwd=str(path.parent), progress_bar=False, log_output=log_output)
+            with stop_signals():
+                pm.execute_notebook(str(path), str(out_path), parameters=params, kernel_name="python3",
+                                    cwd=str(path.parent), progress_bar=False, log_output=log_output,
+                                    kernel_manager_class=_kernel_manager_class())
+        except SeriesInterrupted as e:
+            entry.update(status="interrupted", signal=str(e), seconds=round(time.monotonic() - t0, 1))
+            log.append(entry)
+            atomic.write_json(run_dir / "series.json", {"profile": profile, "data": data, "run": run,
+                                                         "notebooks": log})
+            print(f"[{number}] INTERRUPTED by {e} after {entry['seconds']:.0f}s: {path.name}; its kernel was "
+                  f"stopped\nresume with: {resume} --from {number}", file=sys.stderr, flush=True)
+            return 128 + int(getattr(signal, str(e), signal.SIGTERM))
         except PapermillExecutionError as e:
             entry.update(status="failed", cell=e.exec_count, error=f"{e.ename}: {e.evalue}")
         except Exception as e:  # kernel died, notebook unreadable, ...
@@ -96,8 +173,7 @@ def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: 
             where = f"cell {entry['cell']}" if entry["cell"] is not None else "before any cell ran"
             print(f"[{number}] FAILED after {entry['seconds']:.0f}s: {path.name}, {where}: {entry['error']}\n"
                   f"executed copy: {out_path}\n"
-                  f"fix it, then resume with: python -m lib.series --profile {profile} --data {data} "
-                  f"--run {run} --from {number}", file=sys.stderr, flush=True)
+                  f"fix it, then resume with: {resume} --from {number}", file=sys.stderr, flush=True)
             return 1
         print(f"[{number}] done in {entry['seconds']:.0f}s", flush=True)
     print(f"series done: {len(chosen)} notebooks in {time.monotonic() - t_series:.0f}s -> {run_dir}", flush=True)

@@ -79,3 +79,53 @@ def test_parse_parameter():
 def test_unknown_source_refused(tmp_path):
     r = run_series(tmp_path, "--data", "nope")
     assert r.returncode != 0 and "nope" in r.stderr
+
+
+SLEEP_WITH_CHILD = '''import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # like a DataLoader worker
+(ctx.out / "pids.txt").write_text(f"{os.getpid()} {child.pid}")
+time.sleep(300)'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent has not reaped it yet
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see processes (Linux)")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_stopped_series_leaves_no_kernel_running(tmp_path, sig):
+    """tmux or a scheduler stops the runner's process group; the kernel (its own session) and its children
+    must go too, and the runner says how to resume."""
+    import signal
+    import time
+
+    nbs = tmp_path / "nbs"
+    make_notebook(nbs / "01_first.ipynb", "first", [WRITE], root=ROOT)
+    make_notebook(nbs / "02_slow.ipynb", "slow", [SLEEP_WITH_CHILD], root=ROOT)
+    home = tmp_path / "home"
+    env = {**os.environ, "IM2LATEX_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "lib.series", "--profile", "smoke", "--run", "t", "--notebooks",
+                             str(nbs)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    pids_file = home / "outputs" / "t" / "slow" / "pids.txt"
+    deadline = time.monotonic() + 120
+    while not pids_file.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert pids_file.exists(), proc.communicate()
+    time.sleep(0.5)
+    kernel, child = map(int, pids_file.read_text().split())
+    assert _alive(kernel) and _alive(child)
+    os.killpg(proc.pid, getattr(signal, sig))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + getattr(signal, sig), out + err
+    assert "INTERRUPTED" in err and "02_slow.ipynb" in err and "--from 02" in err
+    deadline = time.monotonic() + 10
+    while (_alive(kernel) or _alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(kernel) and not _alive(child)
+    log = json.loads((home / "outputs" / "t" / "series.json").read_text())
+    assert [e["status"] for e in log["notebooks"]] == ["ok", "interrupted"]
