@@ -98,9 +98,12 @@ def test_benchmarks_print_json_last(tmp_path, capsys):
     from lib.bench import main
 
     assert main(["infer", "--json", "--profile", "smoke", "--images", "3", "--length", "3", "--batch-size", "2",
-                 "--beam", "2", "--threads", "1", "--processed", str(tmp_path / "none")]) == 0
+                 "--beam", "2", "--threads", "1"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"naive_fps", "greedy_fps", "beam_fps", "greedy_speedup"} <= set(res) and res["images"] == 3
+    assert res["source"].startswith("rendered formulas")  # the fixed workload, whatever data exists here
+    with pytest.raises(SystemExit, match="no test_filter.lst"):
+        main(["infer", "--images", "3", "--processed", str(tmp_path / "none")])
     assert main(["train", "--json", "--profile", "smoke", "--steps", "1", "--height", "40", "--width", "60",
                  "--tokens", "4", "--batch-size", "2", "--threads", "1"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -4,8 +4,9 @@ image-to-latex project predicts), batched cached greedy, batched beam search.
 `python -m lib.bench infer [--json] [--profile P] [--images N] [--length L] [--batch-size B] [--beam K]
 [--threads T]`
 
-Images: the test images of a processed data set (`--processed`, default <home>/data/processed/demo when it
-exists), else formulas rendered with mathtext into one bucket. The model is untrained, so every method is
+Images: a fixed workload, the same on every machine and run: `--images` formulas rendered with mathtext
+into one bucket (the commonest of the demo data); `--processed DIR` decodes that data set's first test
+images instead. The model is untrained, so every method is
 forced to decode exactly L tokens (<EOS> banned before L): all three do the same number of steps on the same
 images. The last line with --json is {naive_fps, greedy_fps, beam_fps, greedy_speedup, ...}; fps = images per
 second, end to end (encoder included). `decode_speedup` leaves out the encoder time (the same work in both).
@@ -25,7 +26,6 @@ from ..decode import beam_search, greedy, greedy_uncached
 from ..images import preprocess
 from ..models import model_from_profile
 from ..precision import choose
-from ..setup import default_home, repo_root
 
 FORMULAS = [r"x^{2}+y^{2}=z^{2}", r"\frac{a+b}{c}", r"\sqrt{x+1}-\alpha", r"\sum_{i=1}^{n}i", r"e^{i\pi}+1=0",
             r"\int_{0}^{1}f(x)dx", r"a_{n+1}=2a_{n}", r"\beta\gamma=\delta"]
@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    ap.add_argument("--processed", default=None, help="processed data set whose test images are decoded")
+    ap.add_argument("--processed", default=None,
+                    help="decode this processed data set's test images (default: the fixed rendered workload)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -99,9 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     profile = get_profile(args.profile)
     model = model_from_profile("model2", 200, profile).to(prec.device).eval()
-    processed = Path(args.processed) if args.processed else default_home(repo_root()) / "data/processed/demo"
-    source = f"test images of {processed}" if (processed / "test_filter.lst").exists() else "rendered formulas"
-    images = processed_images(processed, args.images) if source != "rendered formulas" else demo_images(args.images)
+    if args.processed:
+        processed = Path(args.processed)
+        if not (processed / "test_filter.lst").is_file():
+            raise SystemExit(f"--processed {processed}: no test_filter.lst (run notebook 02 first)")
+        source, images = f"test images of {processed}", processed_images(processed, args.images)
+    else:
+        source, images = f"rendered formulas in one {BUCKET[0][0]}x{BUCKET[0][1]} bucket", demo_images(args.images)
     L = args.length
     loader = [b.to(prec.device) for b in batches(images, args.batch_size)]
     singles = [torch.from_numpy(img.astype(np.float32) / 255.0)[None, None].to(prec.device) for img in images]
