@@ -48,8 +48,8 @@ def make_processed_dataset(out_dir: str | Path, n_train: int = 24, n_dev: int = 
     cleaning_report.json under `out_dir`; returns it. Crop ids: `fix_<split>_<k>`."""
     from PIL import Image
 
-    from lib.images import preprocess
-    from lib.vocab import Vocab
+    from lib.data.images import preprocess
+    from lib.data.vocab import Vocab
 
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)

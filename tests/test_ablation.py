@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import matplotlib
 import pytest
 
-from lib import ablation
-from lib.config import get_profile
+from lib.training import ablation
+from lib.run.profiles import get_profile
 from tests.fixtures import make_processed_dataset
 
 matplotlib.use("Agg")

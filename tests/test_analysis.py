@@ -7,9 +7,10 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from lib import analysis, render_latex  # noqa: E402
-from lib.analysis import GAP  # noqa: E402
-from lib.metrics import levenshtein, tokens  # noqa: E402
+from lib.evaluation import analysis
+from lib.viz import formulas as render_latex  # noqa: E402
+from lib.evaluation.analysis import GAP  # noqa: E402
+from lib.evaluation.metrics import levenshtein, tokens  # noqa: E402
 
 
 def test_align_is_a_minimum_edit_alignment():

@@ -3,8 +3,8 @@ import csv
 
 import numpy as np
 
-from lib import annotations as ann
-from lib.export import export_demo
+from lib.data import annotations as ann
+from lib.data.export import export_demo
 from tests.data_fixtures import make_raw_demo, voc_xml
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from lib import augment
-from lib.dataset import worker_init_fn
-from lib.images import INK_THRESHOLD, preprocess
+from lib.data import augment
+from lib.data.dataset import worker_init_fn
+from lib.data.images import INK_THRESHOLD, preprocess
 
 
 def formula(text: str = "x2+y=z", scale: float = 1.2, thick: int = 2) -> np.ndarray:

@@ -4,10 +4,10 @@ import io
 import pytest
 from PIL import Image
 
-from lib import annotations as ann
-from lib import clean, course, crohme, inkml, labels
-from lib.config import DEFAULT_BUCKETS
-from lib.export import export_demo
+from lib.data import annotations as ann
+from lib.data import clean, course, crohme, inkml, ocr_labels as labels
+from lib.run.profiles import DEFAULT_BUCKETS
+from lib.data.export import export_demo
 from tests.data_fixtures import TRACE, inkml_text, make_crohme, make_raw_demo, noisy_image
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lib import clean
-from lib.config import DEFAULT_BUCKETS
-from lib.export import export_demo
-from lib.images import load_grey
-from lib.vocab import Vocab
+from lib.data import clean
+from lib.run.profiles import DEFAULT_BUCKETS
+from lib.data.export import export_demo
+from lib.data.images import load_grey
+from lib.data.vocab import Vocab
 from tests.data_fixtures import make_raw_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def test_max_tokens_filter_and_dataset_reader(tmp_path):
     export_demo(make_raw_demo(tmp_path / "raw"), interim, workers=0)
     report = clean.clean(interim, tmp_path / "p", 3, DEFAULT_BUCKETS, workers=0)
     assert report["splits"]["train"]["dropped"]["too_long"] >= 2
-    from lib.dataset import load_split
+    from lib.data.dataset import load_split
 
     assert all(len(toks) <= 3 for _, toks in load_split(tmp_path / "p", "train"))
     assert load_split(tmp_path / "p", "test")
@@ -121,7 +121,7 @@ def test_smoke_series_01_02_on_crohme(tmp_path):
 
 
 def test_course_source_passes_through_without_answer_key(tmp_path):
-    from lib.course import import_course
+    from lib.data.course import import_course
     from tests.data_fixtures import noisy_image
 
     src = tmp_path / "course"
@@ -142,8 +142,8 @@ def test_course_source_passes_through_without_answer_key(tmp_path):
 
 
 def test_run_export_and_cleaning_for_course_from_env(tmp_path, monkeypatch):
-    from lib import setup
-    from lib.export import run_export
+    from lib.run import notebook as setup
+    from lib.data.export import run_export
     from tests.data_fixtures import noisy_image
 
     src = tmp_path / "course"

@@ -1,6 +1,6 @@
 import pytest
 
-from lib.config import DEFAULT_BUCKETS, PROFILES, get_profile, resolve_profile_name
+from lib.run.profiles import DEFAULT_BUCKETS, PROFILES, get_profile, resolve_profile_name
 
 
 def test_profiles_exist_and_grow():

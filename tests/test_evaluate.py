@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import evaluate, metrics
+from lib.evaluation import score_file as evaluate, metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 

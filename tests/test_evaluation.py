@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from lib import evaluation
-from lib.evaluation import Run, Split
+from lib.evaluation import compare as evaluation
+from lib.evaluation.compare import Run, Split
 
 
 
@@ -93,10 +93,11 @@ def test_decode_score_and_submit_with_a_tiny_checkpoint(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from lib import checkpoint, submission
-    from lib.config import get_profile
+    from lib.training import checkpoint
+    from lib.evaluation import submission
+    from lib.run.profiles import get_profile
     from lib.models import model_from_profile
-    from lib.vocab import Vocab
+    from lib.data.vocab import Vocab
     from tests.fixtures import make_processed_dataset
 
     d = make_processed_dataset(tmp_path / "processed", n_train=2, n_dev=2, n_test=3, seed=1)

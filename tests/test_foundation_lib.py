@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib import atomic, images, progress, setup
-from lib.vocab import EOS_ID, SOS_ID, UNK_ID, Vocab
+from lib.run import atomic, progress, notebook as setup
+from lib.data import images
+from lib.data.vocab import EOS_ID, SOS_ID, UNK_ID, Vocab
 
 
 def test_vocab_roundtrip(tmp_path):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from lib import checkpoint
-from lib.config import get_profile
-from lib.train import train_model
+from lib.training import checkpoint
+from lib.run.profiles import get_profile
+from lib.training.loop import train_model
 from tests.fixtures import make_processed_dataset
 
 TINY = dict(stages=1, d_model=16, layers=1, heads=2, ff=32, dropout=0.1)
@@ -32,7 +32,7 @@ def _draws() -> tuple:
 def test_rng_state_restores_from_a_checkpoint_loaded_onto_another_device(tmp_path):
     """`torch.load(map_location=<GPU>)` moves tensors; RNG states must still restore (here: the meta device)."""
     from lib.models import build_model
-    from lib.vocab import Vocab
+    from lib.data.vocab import Vocab
 
     vocab = Vocab(["<PAD>", "<SOS>", "<EOS>", "<UNK>", "x"])
     path = checkpoint.save(tmp_path / "last.pt", build_model("model2", len(vocab), **TINY), vocab,
@@ -74,7 +74,7 @@ def test_grad_scaler_state_moves_between_precisions(saved_on, resumed_on):
 
 def _fake_precision(monkeypatch, use_scaler: bool):
     """CPU training whose GradScaler is on (fp16 on a T4) or off (bf16 on a 3090): what a resume meets."""
-    from lib import precision, train
+    from lib.training import precision, loop as train
 
     def choose(device=None):
         return precision.Precision(torch.device("cpu"), None, use_scaler)
@@ -125,7 +125,7 @@ def test_model1_recurrent_layers_compute_in_fp32_under_autocast(dtype):
 def test_beam_search_never_copies_the_image_memory_after_the_start(name):
     """The memory (and model 2's per-layer keys/values of it) is the same along every beam of an image:
     it is repeated once for the beams, then every step reads that same tensor."""
-    from lib.decode import beam_search
+    from lib.inference.decode import beam_search
     from lib.models import build_model
 
     torch.manual_seed(0)
@@ -155,8 +155,8 @@ def _tensors(obj):
 
 
 def test_pixel_budget_shrinks_batches_of_large_buckets():
-    from lib.config import DEFAULT_BUCKETS, get_profile
-    from lib.dataset import BucketBatchSampler
+    from lib.run.profiles import DEFAULT_BUCKETS, get_profile
+    from lib.data.dataset import BucketBatchSampler
 
     assert (1600, 400) in DEFAULT_BUCKETS  # the step between 1600x200 and 1600x1600 (InkML renders: <= 1600x400)
     gpu = get_profile("gpu")
@@ -174,9 +174,9 @@ def test_pixel_budget_shrinks_batches_of_large_buckets():
 
 
 def test_prediction_batches_keep_the_pixel_budget(monkeypatch):
-    from lib import predict
+    from lib.inference import predict
     from lib.models import build_model
-    from lib.vocab import Vocab
+    from lib.data.vocab import Vocab
 
     seen = []
     monkeypatch.setattr(predict, "greedy", lambda model, x, max_len: (seen.append(tuple(x.shape)) or
@@ -211,7 +211,7 @@ def test_model1_casts_its_memory_once_under_autocast():
 
 
 def test_memory_prediction_grows_linearly_with_area():
-    from lib.benchmarks import memory
+    from lib.bench import memory
     from lib.models import model_from_profile
 
     for name in ("model1", "model2"):
@@ -225,7 +225,7 @@ def test_memory_prediction_grows_linearly_with_area():
 def test_gpu_profile_fits_a_24gb_card_on_every_bucket(capsys):
     import json
 
-    from lib.benchmarks import memory
+    from lib.bench import memory
 
     assert memory.main(["--profile", "gpu", "--data", "crohme", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -246,7 +246,7 @@ def test_gpu_profile_fits_a_24gb_card_on_every_bucket(capsys):
 ], ids=["v2-unlimited", "v2-4", "v2-1.5", "v1-3", "v1-unlimited", "unreadable", "none"])
 def test_cgroup_quota_caps_process_pools(tmp_path, monkeypatch, files, expected):
     """An AutoDL container sees all 64-128 host cores but may use a few: pools follow the quota."""
-    from lib import parallel
+    from lib.run import parallel
 
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -259,7 +259,7 @@ def test_cgroup_quota_caps_process_pools(tmp_path, monkeypatch, files, expected)
 
 
 def test_loader_workers_leave_a_core_for_training(tmp_path, monkeypatch):
-    from lib import parallel
+    from lib.run import parallel
 
     (tmp_path / "cpu.max").write_text("200000 100000\n")  # Colab: 2 vCPUs
     monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1})

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import crohme, inkml
+from lib.data import crohme, inkml
 from tests.data_fixtures import inkml_text, make_crohme
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def _write(p: Path, text: str) -> Path:
 def test_cli_renders_a_folder_and_reports(tmp_path):
     src = make_crohme(tmp_path / "c", n_train=3, n_test=1)
     (src / "train" / "DevA" / "bad.inkml").write_text(inkml_text(None))
-    r = subprocess.run([sys.executable, "-m", "lib.inkml", str(src), str(tmp_path / "out"), "--workers", "2"],
+    r = subprocess.run([sys.executable, "-m", "lib.data.inkml", str(src), str(tmp_path / "out"), "--workers", "2"],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "out" / "render_report.json").read_text())

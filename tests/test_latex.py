@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.latex import LatexError, has_cjk, is_multiline, join, normalize, outside_whitelist, tokenize
-from lib.labels import classify
+from lib.data.latex import LatexError, has_cjk, is_multiline, join, normalize, outside_whitelist, tokenize
+from lib.data.ocr_labels import classify
 
 CROHME = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "crohme"
 TRICKY = [
@@ -88,7 +88,7 @@ def _check_stable(texts, plain):
 
 @pytest.mark.skipif(not CROHME.is_dir(), reason=f"CROHME data not found at {CROHME}")
 def test_stable_on_every_crohme_truth():
-    from lib.inkml import InkmlError, read_truth
+    from lib.data.inkml import InkmlError, read_truth
 
     truths = []
     for f in sorted(CROHME.rglob("*.inkml")):
@@ -106,8 +106,8 @@ def test_stable_on_every_crohme_truth():
 def test_stable_on_every_demo_label(tmp_path):
     import json
 
-    synth = pytest.importorskip("lib.synth", reason="lib.synth (demo generator) not available")
-    from lib.labels import LabelError, read_label
+    synth = pytest.importorskip("lib.data.synth", reason="lib.synth (demo generator) not available")
+    from lib.data.ocr_labels import LabelError, read_label
 
     synth.generate(tmp_path / "demo", 4, 0)
     texts = [json.loads(line)["latex"] for line in (tmp_path / "demo" / "truth.jsonl").read_text().splitlines()]

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from lib import metrics
-from lib.metrics import score, score_lines, tokens
+from lib.evaluation import metrics
+from lib.evaluation.metrics import score, score_lines, tokens
 
 
 def approx(x):

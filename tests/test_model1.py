@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from lib.config import get_profile
+from lib.run.profiles import get_profile
 from lib.models import build_model, model_from_profile
 from lib.models.cnn import feature_size
 from lib.models.im2markup import Im2Markup, hparams_from_profile
-from lib.vocab import EOS_ID, SOS_ID, Vocab
+from lib.data.vocab import EOS_ID, SOS_ID, Vocab
 
 TINY = dict(cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=16, dec_hidden=32, embed=16, dropout=0.0)
 V = 20
-HAS_DECODE = importlib.util.find_spec("lib.decode") is not None
+HAS_DECODE = importlib.util.find_spec("lib.inference.decode") is not None
 
 
 
@@ -194,7 +194,7 @@ def test_tiny_overfit_reaches_exact_match(overfit):
 
 @pytest.mark.skipif(not HAS_DECODE, reason="lib.decode not written yet")
 def test_lib_decode_greedy_cached_uncached_and_beam_one_agree(overfit):
-    from lib import decode
+    from lib.inference import decode
 
     model, vocab, images, seqs, hyps, _ = overfit
     greedy, _ = decode.greedy(model, images, max_len=12)
@@ -211,7 +211,7 @@ def test_attention_plot_over_one_image(overfit, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from lib.plots_attention import decode_with_attention, plot_attention
+    from lib.viz.attention import decode_with_attention, plot_attention
 
     model, vocab, images, *_ = overfit
     tokens, maps, hw = decode_with_attention(model, images[0], vocab, max_len=12)
@@ -223,8 +223,8 @@ def test_attention_plot_over_one_image(overfit, tmp_path):
 
 
 def test_trains_with_the_shared_loop_and_reloads_from_its_checkpoint(tmp_path):
-    from lib.checkpoint import load_model
-    from lib.train import train_model
+    from lib.training.checkpoint import load_model
+    from lib.training.loop import train_model
     from tests.fixtures import make_processed_dataset
 
     data = make_processed_dataset(tmp_path / "processed", n_train=8, n_dev=2, n_test=0, seed=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib.config import get_profile
+from lib.run.profiles import get_profile
 from lib.models import build_model, model_from_profile
 from lib.models.posenc import sinusoid_2d
 

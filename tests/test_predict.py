@@ -6,10 +6,10 @@ import shutil
 import pytest
 import torch
 
-from lib import checkpoint
-from lib.dataset import load_vocab
+from lib.training import checkpoint
+from lib.data.dataset import load_vocab
 from lib.models import build_model
-from lib.predict import main, predict_paths, write_result
+from lib.inference.predict import main, predict_paths, write_result
 from tests.fixtures import make_processed_dataset
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lib.series import find_notebooks, parse_parameter, select
+from lib.run.series import find_notebooks, parse_parameter, select
 from tests.nbtools import make_notebook
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,8 +4,8 @@ import zipfile
 
 import pytest
 
-from lib import evaluate, submission
-from lib.submission import SubmissionError
+from lib.evaluation import score_file as evaluate, submission
+from lib.evaluation.submission import SubmissionError
 
 
 def test_result_lines_order_and_dashes():

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib.synth import generate, plan, read_truth, split_sizes
-from lib.synth.__main__ import main
-from lib.synth.grammar import MAX_TOKENS, MIN_TOKENS, compact, sample_formula
-from lib.synth.labels import BOX_DEFECTS, LABEL_DEFECTS, label_bytes, ocr_text
-from lib.synth.render import HAND_FONTSETS, PRINTED_FONTSETS, glyph_outlines, render_formula
+from lib.data.synth import generate, plan, read_truth, split_sizes
+from lib.data.synth.__main__ import main
+from lib.data.synth.grammar import MAX_TOKENS, MIN_TOKENS, compact, sample_formula
+from lib.data.synth.defects import BOX_DEFECTS, LABEL_DEFECTS, label_bytes, ocr_text
+from lib.data.synth.render import HAND_FONTSETS, PRINTED_FONTSETS, glyph_outlines, render_formula
 
 PAGES, SEED = 4, 3
 
@@ -227,7 +227,7 @@ def test_cli(tmp_path, capsys):
 def test_handwriting_font_is_used_when_present(monkeypatch):
     import matplotlib
 
-    from lib.synth import fonts, render
+    from lib.data.synth import fonts, render
 
     for key in ("rm", "it", "bf", "sf", "fallback"):
         monkeypatch.setitem(matplotlib.rcParams, f"mathtext.{key}", matplotlib.rcParams[f"mathtext.{key}"])

@@ -6,9 +6,9 @@ import csv
 import pytest
 import torch
 
-from lib import checkpoint
-from lib.config import get_profile
-from lib.train import TrainingInterrupted, train_model
+from lib.training import checkpoint
+from lib.run.profiles import get_profile
+from lib.training.loop import TrainingInterrupted, train_model
 from tests.fixtures import make_processed_dataset
 
 
@@ -68,7 +68,7 @@ def test_killed_run_resumes_to_the_same_result(data, tmp_path, every_step):
 
 
 def test_bucket_sampler_covers_every_image_once_per_epoch():
-    from lib.dataset import BucketBatchSampler
+    from lib.data.dataset import BucketBatchSampler
 
     sizes = [(60, 40)] * 7 + [(80, 40)] * 5 + [(140, 60)] * 3
     s = BucketBatchSampler(sizes, batch_size=2, shuffle=True, seed=3)
@@ -86,8 +86,8 @@ def test_bucket_sampler_covers_every_image_once_per_epoch():
 
 
 def test_collate_pads_white_with_mask():
-    from lib.dataset import collate
-    from lib.vocab import PAD_ID
+    from lib.data.dataset import collate
+    from lib.data.vocab import PAD_ID
 
     a, b = torch.zeros(1, 4, 6), torch.zeros(1, 3, 8)
     batch = collate([(a, [1, 5, 2], "a.png"), (b, [1, 5, 6, 7, 2], "b.png")])
@@ -98,7 +98,7 @@ def test_collate_pads_white_with_mask():
 
 
 def test_precision_follows_compute_capability(monkeypatch):
-    from lib import precision
+    from lib.training import precision
 
     assert precision.choose("cpu").amp_dtype is None
     for major, dtype, scaler in ((8, torch.bfloat16, False), (9, torch.bfloat16, False), (7, torch.float16, True)):
@@ -109,7 +109,7 @@ def test_precision_follows_compute_capability(monkeypatch):
 
 
 def test_schedules():
-    from lib.train import TrainConfig, make_scheduler
+    from lib.training.loop import TrainConfig, make_scheduler
 
     def lrs(cfg, steps):
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
@@ -139,7 +139,7 @@ def test_early_stopping_waits_while_the_loss_improves(data, tmp_path, monkeypatc
         edit, loss = next(scripted)
         return {"val_loss": loss, "val_token_acc": 0.0, "val_exact_match": 0.0, "val_edit_score": edit}
 
-    monkeypatch.setattr("lib.train.validate", fake_validate)
+    monkeypatch.setattr("lib.training.loop.validate", fake_validate)
     result = train_model("model2", data, tmp_path, _profile(patience=1), epochs=6, **TINY)
     # epoch 2: edit score worse but loss better -> go on; epoch 3: neither better -> stop
     assert result.epochs_run == 3 and result.best_metric == 10.0

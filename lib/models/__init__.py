@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..config import Profile
+from ..run.profiles import Profile
 from .base import Im2SeqModel
 
 # name -> "module:Class"; each module also defines `hparams_from_profile(profile) -> dict`.

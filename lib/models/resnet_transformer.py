@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
-from ..config import Profile
+from ..run.profiles import Profile
 from .base import Im2SeqModel
 from .cached_decoder import CachedDecoder
 from .posenc import sinusoid_2d

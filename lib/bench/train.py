@@ -1,0 +1,92 @@
+"""Training throughput of model 2 at a profile's sizes: images/s and peak memory.
+
+`python -m lib.bench train [--json] [--profile P] [--steps N] [--height H] [--width W] [--tokens T]
+[--batch-size B] [--threads T]`
+
+Synthetic batches (random ink on a white page, random token ids) of the profile's batch size at one bucket
+size (default 240x100 with 30 tokens, the commonest of the demo data), the loop's own precision (bf16 / fp16 + GradScaler / fp32) and optimizer. The last line with --json is
+{images_per_s, peak_mem_mb, ...}; peak memory is CUDA's max allocated on a GPU, the process's peak RSS on CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import torch
+import torch.nn.functional as F
+
+from ..run.profiles import get_profile
+from ..models import model_from_profile
+from ..training.precision import choose
+from ..data.vocab import PAD_ID
+
+VOCAB = 200
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lib.bench train")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--profile", default="auto")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps (after 2 warm-up steps)")
+    ap.add_argument("--height", type=int, default=100)
+    ap.add_argument("--width", type=int, default=240)
+    ap.add_argument("--tokens", type=int, default=30, help="target length per image")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the profile's")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    profile = get_profile(args.profile)
+    prec = choose(args.device)
+    bs = args.batch_size or profile.batch_size
+    torch.manual_seed(0)
+    model = model_from_profile("model2", VOCAB, profile).to(prec.device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=profile.lr, weight_decay=0.01)
+    scaler = prec.grad_scaler()
+    images = torch.where(torch.rand(bs, 1, args.height, args.width) < 0.1, 0.0, 1.0).to(prec.device)
+    tgt = torch.randint(4, VOCAB, (bs, args.tokens + 1), device=prec.device)
+    tgt[:, 0] = 1
+
+    def step() -> None:
+        with prec.autocast():
+            logits = model(images, tgt[:, :-1])
+        loss = F.cross_entropy(logits.float().transpose(1, 2), tgt[:, 1:], ignore_index=PAD_ID)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(opt)
+        scaler.update()
+
+    def sync() -> None:
+        if prec.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(2):
+        step()
+    sync()
+    if prec.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    sync()
+    wall = time.perf_counter() - t0
+    if prec.device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    res = {"images_per_s": bs * args.steps / wall, "peak_mem_mb": peak, "step_s": wall / args.steps,
+           "batch_size": bs, "image_hw": [args.height, args.width], "tokens": args.tokens, "profile": profile.name,
+           "device": str(prec.device), "precision": prec.name, "parameters": model.num_parameters(),
+           "threads": torch.get_num_threads()}
+    print(f"model 2 ({profile.name} sizes, {res['parameters']:,} parameters) on {prec}: batch {bs} of "
+          f"{args.height}x{args.width}, {args.tokens} tokens")
+    print(f"{res['images_per_s']:.1f} images/s ({res['step_s']:.3f} s/step), peak memory {peak:.0f} MiB "
+          f"({'CUDA allocated' if prec.device.type == 'cuda' else 'process RSS'})")
+    if args.json:
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in res.items()}))
+    return 0

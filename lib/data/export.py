@@ -1,0 +1,154 @@
+"""Step 01: raw material of any source -> formula crops + raw labels under data/interim/<source>/."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from . import annotations as ann
+from ..run import atomic
+from . import course, crohme, inkml
+from ..run.parallel import parallel_map, pool_workers
+from .staging import Tally, link_or_copy, staged_dir, write_csv
+
+EXPORT_VERSION = 2
+CROHME_ENV = "IM2LATEX_CROHME_DIR"   # used when the notebook parameter crohme_dir is empty
+COURSE_ENV = "IM2LATEX_COURSE_DIR"   # used when the notebook parameter course_dir is empty
+SPLITS = ("train", "dev", "test")
+PAGE_EXTS = (".png", ".jpg", ".jpeg")
+MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format", "x0", "y0", "x1", "y1",
+                   "clamped", "label"]
+
+
+def ensure_demo(raw_dir: Path, pages: int, seed: int) -> bool:
+    """Generate the demo set with lib.synth when missing or made with other pages/seed/version; True if generated."""
+    from . import synth
+
+    info = raw_dir / "synth.json"
+    if info.exists():
+        made = json.loads(info.read_text(encoding="utf-8"))
+        if (made.get("pages"), made.get("seed"), made.get("version")) == (pages, seed, synth.VERSION):
+            return False
+
+    with staged_dir(raw_dir) as tmp:
+        synth.generate(tmp, pages, seed)
+    return True
+
+
+def _page_jobs(raw_dir: Path, out: Path, tally: Tally) -> tuple[list, list[str]]:
+    """(page image, annotation, format, crop folder) per page; pages without annotation are counted."""
+    jobs, splits = [], []
+    for split in SPLITS:
+        folder = raw_dir / "pages" / split
+        (out / split).mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            continue
+        pages = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PAGE_EXTS}
+        for stem, page in pages.items():
+            xml, txt = folder / f"{stem}.xml", folder / f"{stem}.txt"
+            if xml.exists():
+                jobs.append((str(page), str(xml), "voc", str(out / split)))
+            elif txt.exists():
+                jobs.append((str(page), str(txt), "yolo", str(out / split)))
+            else:
+                tally.drop(f"pages_{split}", "page_without_annotation", page.name)
+                continue
+            splits.append(split)
+        for a in sorted(folder.glob("*.xml")):
+            if a.stem not in pages:
+                tally.drop(f"pages_{split}", "annotation_without_page", a.name)
+    return jobs, splits
+
+
+def export_demo(raw_dir: Path, out: Path, workers: int | None = 0) -> dict:
+    """Crop every usable box of every page (a process pool over pages), copy labels, write the manifest."""
+    pages_tally, tally, rows = Tally(), Tally(), []
+    jobs, splits = _page_jobs(raw_dir, out, pages_tally)
+    results = parallel_map(ann.export_page, jobs, workers, desc="crop pages", unit="page")
+    for (page, annotation, fmt, _), split, r in zip(jobs, splits, results):
+        if r["error"]:
+            pages_tally.drop(f"pages_{split}", r["reason"], r["error"])
+            for _ in range(r.get("n_boxes") or 0):
+                tally.drop(split, r["reason"], Path(page).name)
+            continue
+        pages_tally.keep(f"pages_{split}")
+        for b in r["boxes"]:
+            if b["problem"]:
+                tally.drop(split, b["problem"], f"{b['crop_id']} {b['box']}")
+                continue
+            tally.keep(split)
+            rows.append({"crop_id": b["crop_id"], "split": split, "page": r["page"], "source": Path(page).name,
+                         "annotation": Path(annotation).name, "format": fmt, **dict(zip("x0 y0 x1 y1".split(),
+                         b["box"])), "clamped": int(b["clamped"]), "label": ""})
+    labels = {}
+    for split in SPLITS:  # every OCR label travels, also those whose box was skipped (cleaning reports them)
+        src = raw_dir / "ocr" / split
+        names = sorted(p.name for p in src.glob("*.txt")) if src.is_dir() else []
+        for name in names:
+            link_or_copy(src / name, out / split / name)
+        labels[split] = len(names)
+    keys = sorted((raw_dir / "answer_key" / "test").glob("*.txt"))
+    (out / "answer_key").mkdir(exist_ok=True)
+    for p in keys:
+        link_or_copy(p, out / "answer_key" / p.name)
+    have = {(r["split"], r["crop_id"]) for r in rows}
+    for r in rows:
+        label = out / r["split"] / f"{r['crop_id']}.txt"
+        r["label"] = label.name if label.exists() else ""
+    write_csv(out / "manifest.csv", rows, MANIFEST_FIELDS)
+    return {"splits": tally.as_dict(), "pages": pages_tally.as_dict(), "labels": labels,
+            "answer_keys": len(keys), "crops": len(have),
+            "clamped_boxes": sum(int(r["clamped"]) for r in rows)}
+
+
+def export_params(source: str, profile, seed: int, where: Path | None) -> dict:
+    """What an export depends on: an interim folder made with the same params is reused."""
+    params = {"source": source, "version": EXPORT_VERSION, "seed": seed}
+    if source == "demo":
+        params.update(pages=profile.demo_pages, crop_margin=ann.CROP_MARGIN)
+    elif source == "crohme":
+        params.update(dir=str(where), train=profile.crohme_train, test=profile.crohme_test,
+                      dev_fraction=profile.dev_fraction, symbol_height=inkml.SYMBOL_HEIGHT)
+    else:
+        params.update(dir=str(where))
+    return params
+
+
+def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", force: bool = False) -> dict:
+    """Step 01 for `ctx.data`: writes interim/<source>/ (crops, labels, manifest.csv, export_report.json).
+
+    Empty folders fall back to $IM2LATEX_CROHME_DIR / $IM2LATEX_COURSE_DIR, then (crohme) to
+    <repo>/../shared/data/crohme. An interim folder made with the same parameters is reused unless `force`.
+    """
+    t0 = time.monotonic()
+    out_dir, prof, src = ctx.interim_dir(), ctx.profile, ctx.data
+    crohme_dir = crohme_dir or os.environ.get(CROHME_ENV, "")
+    course_dir = course_dir or os.environ.get(COURSE_ENV, "")
+    where = None
+    if src == "crohme":
+        where = crohme.check_dir(crohme_dir or crohme.default_dir(ctx.root)).resolve()
+    elif src == "course":
+        where = course.check_layout(course_dir).resolve()
+    params = export_params(src, prof, ctx.seed, where)
+    report_path = out_dir / "export_report.json"
+    generated = ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed) if src == "demo" else False
+    if not (force or generated) and src != "course" and report_path.exists():  # course files may change
+        old = json.loads(report_path.read_text(encoding="utf-8"))
+        if old.get("params") == params:
+            print(f"interim data up to date (same parameters): {out_dir}")
+            atomic.write_json(ctx.out / "export_report.json", old)
+            return old
+    workers = pool_workers(prof.workers)
+    with staged_dir(out_dir) as tmp:
+        if src == "demo":
+            body = export_demo(ctx.raw_dir("demo"), tmp, workers)
+        elif src == "crohme":
+            body = crohme.export_crohme(where, tmp, prof.crohme_train, prof.crohme_test, prof.dev_fraction,
+                                        ctx.seed, workers)
+        else:
+            body = course.import_course(where, tmp)
+        report = {"source": src, "params": params, **body, "seconds": round(time.monotonic() - t0, 1)}
+        atomic.write_json(tmp / "export_report.json", report)
+    atomic.write_json(ctx.out / "export_report.json", report)
+    return report

@@ -1,0 +1,218 @@
+"""Notebook 06's work: find the checkpoints, decode dev/test with greedy and beam, score, pick the best."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import metrics
+from ..data.dataset import load_split
+from .score_file import read_lines
+from .submission import read_test_ids
+
+MODELS = ("model1", "model2")
+
+
+@dataclass
+class Split:
+    """Image names, their paths and (where known) reference token lists, in submission order."""
+
+    name: str
+    ids: list[str]
+    paths: list[Path]
+    refs: list[list[str]] | None = None
+    all_ids: list[str] = field(default_factory=list)  # every id of the split, past the limit too
+
+
+@dataclass
+class Run:
+    """One checkpoint decoded one way: its result lines per split, metrics and speed."""
+
+    model: str
+    decoder: str
+    beam: int
+    lines: dict = field(default_factory=dict)      # split -> result lines
+    metrics: dict = field(default_factory=dict)    # split -> metrics.score dict
+    seconds: float = 0.0                           # decoding time on the test split
+    images_per_s: float = 0.0
+
+
+def resolve_path(raw: str, run_dir: Path) -> Path:
+    """A checkpoint path from best.json: absolute, or relative to the run (notebook 05 writes
+    `ablation/<arm>/best.pt`), its ablation/ folder or home."""
+    p = Path(raw)
+    if p.is_absolute():
+        return p
+    home = run_dir.parent.parent
+    for base in (run_dir, run_dir / "ablation", home, Path.cwd()):
+        if (base / p).is_file():
+            return base / p
+    return run_dir / p
+
+
+def find_checkpoints(run_dir: str | Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(name, best.pt) of model1, model2 and the best ablation arm; notes on what is missing."""
+    run_dir = Path(run_dir)
+    found, notes = [], []
+    for name in MODELS:
+        path = run_dir / name / "best.pt"
+        if path.is_file():
+            found.append((name, path))
+        else:
+            notes.append(f"{name}: no checkpoint at {path} (run its training notebook first); skipped")
+    best = run_dir / "ablation" / "best.json"
+    if not best.is_file():
+        notes.append(f"ablation: no {best} (notebook 05 not run); only the two models are compared")
+        return found, notes
+    try:
+        info = json.loads(best.read_text(encoding="utf-8"))
+        arm, path = str(info["arm"]), resolve_path(str(info["checkpoint"]), run_dir)
+    except (ValueError, KeyError, TypeError) as e:
+        notes.append(f"ablation: {best} is unreadable ({type(e).__name__}: {e}); skipped")
+        return found, notes
+    if path.is_file():
+        found.append((f"ablation-{arm}", path))
+    else:
+        notes.append(f"ablation: best arm {arm!r} has no checkpoint at {path}; skipped")
+    return found, notes
+
+
+def test_split(processed_dir: str | Path, limit: int | None = None) -> Split:
+    """The test ids (first `limit`), their image paths and the answer key when there is one."""
+    d = Path(processed_dir)
+    ids = read_test_ids(d / "test_ids.txt")
+    refs = None
+    key = d / "answer_key.txt"
+    if key.is_file():
+        lines = read_lines(key)
+        if len(lines) != len(ids):
+            raise ValueError(f"{key} has {len(lines)} lines but {d / 'test_ids.txt'} has {len(ids)} ids")
+        refs = [metrics.tokens(x) for x in lines][:limit]
+    return Split("test", ids[:limit], [d / "images" / i for i in ids[:limit]], refs, all_ids=ids)
+
+
+def dev_split(processed_dir: str | Path, limit: int | None = None) -> Split | None:
+    """The dev (validate) images with their formulas, or None where the list is missing or empty."""
+    d = Path(processed_dir)
+    if not (d / "validate_filter.lst").is_file():
+        return None
+    samples = load_split(d, "validate")
+    if not samples:
+        return None
+    chosen = samples[:limit]
+    return Split("dev", [n for n, _ in chosen], [d / "images" / n for n, _ in chosen],
+                 [t for _, t in chosen], all_ids=[n for n, _ in samples])
+
+
+def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split], beam: int,
+                         batch_size: int = 16, device: str = "cpu", max_len: int = 150) -> list[Run]:
+    """Decode every split with every checkpoint, greedy and (beam > 1) beam; score splits with references.
+
+    Images are read and preprocessed once, before any timing: `images_per_s` measures the model's decoding
+    on `device`, not the disk and the CPU's image preprocessing.
+    """
+    from ..training.checkpoint import load_model
+    from ..inference.predict import load_images as preprocessed, predict_arrays
+    from ..run.progress import progress
+
+    arrays = {split.name: preprocessed(split.paths) for split in splits}
+    runs = []
+    decoders = [("greedy", 1)] + ([(f"beam{beam}", beam)] if beam > 1 else [])
+    jobs = [(name, path, dec, k) for name, path in checkpoints for dec, k in decoders]
+    loaded: dict[str, tuple] = {}
+    for name, path, dec, k in progress(jobs, desc="decoding", interval=10.0):
+        if name not in loaded:
+            loaded = {name: load_model(path, device)[:2]}  # one model in memory at a time
+        model, vocab = loaded[name]
+        run = Run(name, dec, k)
+
+        def decode(images: list) -> list[str]:
+            return predict_arrays(model, vocab, images, beam=k, batch_size=batch_size, device=device,
+                                  max_len=max_len)
+
+        for split in splits:
+            images = arrays[split.name]
+            if split.name == "test" and images:  # warm-up: first calls pay one-off set-up costs
+                decode(images[:1])
+            t0 = time.perf_counter()
+            run.lines[split.name] = decode(images)
+            elapsed = time.perf_counter() - t0
+            if split.name == "test":
+                run.seconds, run.images_per_s = elapsed, len(images) / max(elapsed, 1e-9)
+            if split.refs is not None:
+                run.metrics[split.name] = metrics.score_lines([metrics.line_of(r) for r in split.refs],
+                                                              run.lines[split.name])
+        runs.append(run)
+    return runs
+
+
+def choose(runs: list[Run]) -> tuple[Run, str]:
+    """The run to submit: best dev course score, else best test score (answer key), else the last
+    beam run; and how it was chosen."""
+    for split, how in (("dev", "course score on the dev split"), ("test", "course score on the answer key")):
+        scored = [r for r in runs if split in r.metrics]
+        if scored:
+            return max(scored, key=lambda r: r.metrics[split]["course_score"]), how
+    beams = [r for r in runs if r.beam > 1] or runs
+    return beams[-1], "no references to score against: the last model with beam search"
+
+
+def metrics_rows(runs: list[Run], split: str = "test") -> list[dict]:
+    """One table row per run with the metrics of `split` (rows without references get none)."""
+    rows = []
+    for r in runs:
+        m = r.metrics.get(split, {})
+        rows.append({"model": r.model, "decoder": r.decoder,
+                     **{k: m[k] for k in metrics.KEYS if k in m}, "images/s": r.images_per_s})
+    return rows
+
+
+def scored_split(run: Run, splits: list[Split]) -> tuple[Split, list[list[str]]]:
+    """The split analysed for errors (test with an answer key, else dev) and the run's token lists;
+    an empty split named "none" when nothing has references."""
+    for split in sorted(splits, key=lambda s: s.name != "test"):
+        if split.refs is not None and split.name in run.lines:
+            return split, [metrics.tokens(x) for x in run.lines[split.name]]
+    return Split("none", [], [], []), []
+
+
+def load_images(paths: list[Path]) -> list:
+    """Grey images for a gallery; None where a file is missing or unreadable."""
+    from ..data.images import ImageError, load_grey
+
+    out = []
+    for p in paths:
+        try:
+            out.append(load_grey(p))
+        except ImageError:
+            out.append(None)
+    return out
+
+
+def summary(runs: list[Run], chosen: Run, how: str, splits: list[Split], report: dict, **info) -> dict:
+    """Everything metrics.json records: the choice, the submitted run's scores, every run, the lines."""
+    return {**info, "submitted": {"model": chosen.model, "decoder": chosen.decoder, "chosen_by": how,
+                                  **{f"{k}_metrics": metrics.rounded(v) for k, v in chosen.metrics.items()}},
+            "splits": {s.name: {"decoded": len(s.ids), "total": len(s.all_ids), "scored": s.refs is not None}
+                       for s in splits},
+            "runs": [{"model": r.model, "decoder": r.decoder, "beam": r.beam,
+                      "metrics": {k: metrics.rounded(v) for k, v in r.metrics.items()},
+                      "test_seconds": round(r.seconds, 3), "test_images_per_s": round(r.images_per_s, 3)}
+                     for r in runs],
+            "result_lines": report}
+
+
+def attention_example(name: str, path: Path, split: Split, device: str = "cpu", max_len: int = 150):
+    """The attention maps of the first readable image of `split` greedily decoded by one checkpoint."""
+    from ..training.checkpoint import load_model
+    from ..viz.attention import decode_with_attention, plot_attention
+
+    model, vocab, _ = load_model(path, device)
+    for img_id, img in zip(split.ids, load_images(split.paths)):
+        if img is not None:
+            tokens, maps, _ = decode_with_attention(model, img, vocab, max_len=max_len, device=device)
+            steps = list(range(min(len(maps), 6)))
+            return plot_attention(img, maps, tokens, steps=steps,
+                                  title=f"{name}: {img_id} -> {metrics.line_of(tokens)[:80]}")
+    return None

@@ -1,0 +1,164 @@
+"""Batched decoding over the `Im2SeqModel` interface: cached greedy, beam search, and an uncached reference.
+
+Returned token lists hold neither <SOS> nor <EOS>. Greedy scores are summed log-probabilities of the
+emitted tokens (the <EOS> included when emitted). Beam scores are the ranking score
+`sum log p / ((5 + L) / 6) ** alpha` (GNMT length normalisation, L = tokens including <EOS>).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..models.base import Im2SeqModel, index_rows
+from ..data.vocab import EOS_ID, SOS_ID
+
+
+def length_penalty(length: int | Tensor, alpha: float) -> float | Tensor:
+    """GNMT length penalty ((5 + L) / 6) ** alpha."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def beam_score(logp_sum: float | Tensor, length: int | Tensor, alpha: float) -> float | Tensor:
+    """The score beam search ranks finished hypotheses by."""
+    return logp_sum / length_penalty(length, alpha)
+
+
+def _log_probs(logits: Tensor, step: int, min_len: int) -> Tensor:
+    logp = logits.float().log_softmax(-1)
+    if step < min_len:  # <EOS> not allowed yet (benchmarks force a fixed length this way)
+        logp[:, EOS_ID] = float("-inf")
+    return logp
+
+
+def _cut(seq: list[int]) -> list[int]:
+    return seq[:seq.index(EOS_ID)] if EOS_ID in seq else seq
+
+
+def sync_every(device: torch.device) -> int:
+    """Steps between checks whether every row has finished: each check waits for the GPU, and on a CPU
+    it is free while an extra step is not."""
+    return 8 if device.type == "cuda" else 1
+
+
+def _greedy_from(model: Im2SeqModel, memory: dict, b: int, device: torch.device, max_len: int,
+                 return_attention: bool, min_len: int):
+    state = model.init_state(memory)
+    tokens = torch.full((b,), SOS_ID, dtype=torch.long, device=device)
+    done = torch.zeros(b, dtype=torch.bool, device=device)
+    scores = torch.zeros(b, device=device)
+    out, attn = [], []
+    every = sync_every(device)
+    for t in range(max_len):
+        logits, state = model.step(memory, state, tokens)
+        logp = _log_probs(logits, t, min_len)
+        best, tokens = logp.max(-1)
+        scores += torch.where(done, torch.zeros_like(best), best)
+        out.append(tokens)
+        if return_attention:
+            attn.append(state["attn"].float())
+        done |= tokens == EOS_ID
+        if (t + 1) % every == 0 and bool(done.all()):
+            break
+    seqs = [_cut(row) for row in torch.stack(out, 1).tolist()]
+    return seqs, scores, attn
+
+
+@torch.no_grad()
+def greedy(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, max_len: int = 150,
+           return_attention: bool = False, min_len: int = 0):
+    """(token lists, scores [B]) and, with `return_attention`, (attention list of [steps, N], hw) too."""
+    memory = model.encode(images, mask)
+    seqs, scores, attn = _greedy_from(model, memory, images.shape[0], images.device, max_len, return_attention,
+                                      min_len)
+    if not return_attention:
+        return seqs, scores
+    maps = torch.stack(attn, 1).cpu()  # [B, steps, N]
+    return seqs, scores, [maps[i, :min(len(s) + 1, maps.shape[1])] for i, s in enumerate(seqs)], memory["hw"]
+
+
+@torch.no_grad()
+def greedy_uncached(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, max_len: int = 150,
+                    min_len: int = 0) -> tuple[list[list[int]], Tensor]:
+    """Reference greedy that re-runs the decoder over the whole prefix at every step (O(T^2) work).
+
+    Uses `model.decode_prefix(memory, tokens)` where the model has it, else replays `step` from scratch.
+    """
+    memory = model.encode(images, mask)
+    b = images.shape[0]
+    prefix = torch.full((b, 1), SOS_ID, dtype=torch.long, device=images.device)
+    done = torch.zeros(b, dtype=torch.bool, device=images.device)
+    scores = torch.zeros(b, device=images.device)
+    for t in range(max_len):
+        if hasattr(model, "decode_prefix"):
+            logits = model.decode_prefix(memory, prefix)[:, -1]
+        else:
+            state = model.init_state(memory)
+            for i in range(prefix.shape[1]):
+                logits, state = model.step(memory, state, prefix[:, i])
+        best, tokens = _log_probs(logits, t, min_len).max(-1)
+        scores += torch.where(done, torch.zeros_like(best), best)
+        prefix = torch.cat([prefix, tokens[:, None]], 1)
+        done |= tokens == EOS_ID
+        if bool(done.all()):
+            break
+    return [_cut(row) for row in prefix[:, 1:].tolist()], scores
+
+
+@torch.no_grad()
+def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, beam: int = 5,
+                max_len: int = 150, alpha: float = 0.6, min_len: int = 0,
+                include_greedy: bool = True) -> tuple[list[list[int]], Tensor]:
+    """Batched beam search with early finish; (token lists, beam scores [B]).
+
+    Live hypotheses are ranked by summed log-prob; finished ones by `beam_score`. An image stops once no
+    live hypothesis can beat its best finished one. With `include_greedy`, the greedy hypothesis is also a
+    candidate, so the result never scores below greedy by this scoring.
+    """
+    b, k, dev = images.shape[0], beam, images.device
+    encoded = model.encode(images, mask)
+    memory = index_rows(encoded, torch.arange(b, device=dev).repeat_interleave(k))  # once: k rows per image
+    state = model.init_state(memory)
+    live = torch.full((b, k), float("-inf"), device=dev)
+    live[:, 0] = 0.0  # one live hypothesis per image at the start
+    seqs = torch.zeros(b, k, 0, dtype=torch.long, device=dev)
+    tokens = torch.full((b * k,), SOS_ID, dtype=torch.long, device=dev)
+    best_score = torch.full((b,), float("-inf"), device=dev)  # best finished hypothesis per image
+    best_seq = torch.zeros(b, max_len, dtype=torch.long, device=dev)
+    best_len = torch.zeros(b, dtype=torch.long, device=dev)
+    active = torch.ones(b, dtype=torch.bool, device=dev)
+    every = sync_every(dev)
+    for t in range(max_len):
+        logits, state = model.step(memory, state, tokens)
+        logp = _log_probs(logits, t, min_len).view(b, k, -1)
+        vocab = logp.shape[-1]
+        top, idx = (live[:, :, None] + logp).view(b, -1).topk(2 * k, dim=-1)
+        src, tok = idx // vocab, idx % vocab
+        is_eos = (tok == EOS_ID) | (t == max_len - 1)  # at the limit every hypothesis ends
+        finished = beam_score(top, t + 1, alpha).masked_fill(~(is_eos & active[:, None]), float("-inf"))
+        cand, j = finished.max(-1)
+        better = cand > best_score  # record the new best sequences without leaving the device
+        last = tok.gather(1, j[:, None])
+        prefix = seqs.gather(1, src.gather(1, j[:, None])[:, :, None].expand(-1, 1, t)).squeeze(1)
+        best_seq[:, :t + 1] = torch.where(better[:, None], torch.cat([prefix, last], 1), best_seq[:, :t + 1])
+        best_len = torch.where(better, t + (last[:, 0] != EOS_ID).long(), best_len)
+        best_score = torch.where(better, cand, best_score)
+        keep = top.masked_fill(is_eos, float("-inf")).topk(k, dim=-1)
+        live = keep.values
+        src, tok = src.gather(1, keep.indices), tok.gather(1, keep.indices)
+        seqs = torch.cat([seqs.gather(1, src[:, :, None].expand(-1, -1, seqs.shape[2])), tok[:, :, None]], 2)
+        bound = beam_score(live.max(-1).values, max_len, alpha)  # no live hypothesis can end above this
+        active &= bound > best_score
+        if (t + 1) % every == 0 and not bool(active.any()):
+            break
+        live = live.masked_fill(~active[:, None], float("-inf"))
+        state = model.select(state, (torch.arange(b, device=dev)[:, None] * k + src).view(-1))
+        tokens = tok.view(-1)
+    best_score = best_score.cpu()
+    out = [row[:n] for row, n in zip(best_seq.tolist(), best_len.tolist())]
+    if include_greedy:  # from the same encoding: the greedy hypothesis is a candidate too
+        g_seqs, g_scores, _ = _greedy_from(model, encoded, b, dev, max_len, False, min_len)
+        for i, (s, sc) in enumerate(zip(g_seqs, g_scores.tolist())):
+            g = beam_score(sc, min(len(s) + 1, max_len), alpha)
+            if g > best_score[i]:
+                best_score[i], out[i] = g, s
+    return out, best_score

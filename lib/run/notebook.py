@@ -1,0 +1,151 @@
+"""Notebook start-up: where we run (local, Colab, AutoDL), folders of this run, seeds, device."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .profiles import Profile, get_profile
+
+HOME_ENV = "IM2LATEX_HOME"      # where data/ and outputs/ live (default: the repository)
+RUN_ENV = "IM2LATEX_RUN"        # default run name when the notebook's `run` parameter is empty
+SOURCES = ("demo", "crohme", "course")
+AUTODL_TMP = Path("/root/autodl-tmp")
+DRIVE_HOME = Path("/content/drive/MyDrive/im2latex")
+# import name -> pip name; torch/torchvision are never installed here (Colab has them; never pin them)
+NEEDED = {"albumentations": "albumentations", "papermill": "papermill", "nbval": "nbval",
+          "editdistance": "editdistance", "nltk": "nltk", "tqdm": "tqdm", "matplotlib": "matplotlib"}
+
+
+def repo_root() -> Path:
+    """The repository root (the folder holding lib/)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def missing_packages(needed: dict[str, str] = NEEDED) -> list[str]:
+    """Pip names of the needed packages that cannot be imported."""
+    return [pip for mod, pip in needed.items() if importlib.util.find_spec(mod) is None]
+
+
+def install_missing(needed: dict[str, str] = NEEDED) -> list[str]:
+    """pip-install only what is missing (unpinned, never torch); returns what was installed."""
+    missing = missing_packages(needed)
+    if missing:
+        print("installing:", " ".join(missing), flush=True)
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *missing])
+    return missing
+
+
+def default_home(root: Path, drive: bool = False) -> Path:
+    """$IM2LATEX_HOME, else Drive (Colab, when asked), else /root/autodl-tmp (AutoDL), else the repo."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser().resolve()
+    if drive and in_colab():
+        from google.colab import drive as gdrive  # type: ignore
+
+        gdrive.mount("/content/drive")
+        return DRIVE_HOME
+    if AUTODL_TMP.is_dir():
+        return AUTODL_TMP / "im2latex"
+    return root
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+def pick_device(prefer: str = "auto") -> str:
+    """`cuda` when available (or asked), else `cpu`."""
+    import torch
+
+    if prefer == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return prefer
+
+
+@dataclass
+class Context:
+    """Everything a notebook needs to know about this run."""
+
+    root: Path
+    home: Path
+    profile: Profile
+    data: str
+    run: str
+    step: str
+    device: str
+    seed: int
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def raw_dir(self, source: str | None = None) -> Path:
+        return self.data_dir / "raw" / (source or self.data)
+
+    def interim_dir(self, source: str | None = None) -> Path:
+        return self.data_dir / "interim" / (source or self.data)
+
+    def processed_dir(self, source: str | None = None) -> Path:
+        return self.data_dir / "processed" / (source or self.data)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "outputs" / self.run
+
+    @property
+    def out(self) -> Path:
+        """This notebook's own folder under the run (created on start)."""
+        return self.run_dir / self.step
+
+    def step_dir(self, step: str) -> Path:
+        """Another step's folder under this run (to read what an earlier notebook wrote)."""
+        return self.run_dir / step
+
+    def savefig(self, fig, name: str, dpi: int = 110) -> Path:
+        """Save a matplotlib figure as `<out>/<name>.png` (the notebook still shows it)."""
+        path = self.out / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        return path
+
+
+def start(step: str, profile: str = "auto", data: str = "demo", run: str = "", seed: int = 0,
+          drive: bool = False, root: str | Path | None = None, quiet: bool = False) -> Context:
+    """Resolve the profile, folders and device of a notebook; on Colab install what is missing."""
+    if data not in SOURCES:
+        raise ValueError(f"unknown data source {data!r}: choose one of {', '.join(SOURCES)}")
+    root = Path(root).resolve() if root else repo_root()
+    if in_colab():
+        install_missing()
+    prof = get_profile(profile)
+    run = run or os.environ.get(RUN_ENV, "") or f"{prof.name}-{data}"
+    home = default_home(root, drive=drive)
+    ctx = Context(root=root, home=home, profile=prof, data=data, run=run, step=step,
+                  device=pick_device(), seed=seed)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)
+    if not quiet:
+        print(f"profile={prof.name} data={data} run={run} device={ctx.device}\n"
+              f"data: {ctx.data_dir}\noutputs: {ctx.out}", flush=True)
+    return ctx

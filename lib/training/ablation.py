@@ -1,0 +1,213 @@
+"""Augmentation ablation: one model-2 run per pipeline (same seed, data, budget), a table, curves, the best arm.
+
+Outputs under `<run>/ablation/`: `<arm>/` (the training folder of each arm: checkpoints, logs),
+`results.json` (every arm, failures included, with its reason) and `best.json` for notebook 06, whose
+"checkpoint" is relative to the run folder (`ablation/<arm>/best.pt`) so a moved run still finds it.
+"""
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..run import atomic
+from ..evaluation.analysis import markdown_table
+from ..data.augment import PIPELINES, get_transform
+from ..run.profiles import Profile
+from ..data.images import load_grey
+
+SELECT_BY = ("course_score", "edit_score")  # dev metrics that pick the best arm (then the lower val loss)
+TABLE_COLUMNS = ("arm", "epochs", "steps", "epoch_s", "val_loss", "val_exact_match", "val_edit_score",
+                 "bleu4", "exact_match", "edit_score", "course_score")
+
+
+def parse_arms(arms: str | Sequence[str]) -> list[str]:
+    """'none,noise,...' (or a list) -> validated arm names, in order, without repeats."""
+    names = [a.strip() for a in (arms.split(",") if isinstance(arms, str) else arms) if a.strip()]
+    unknown = [a for a in names if a not in PIPELINES]
+    if unknown or not names:
+        raise ValueError(f"unknown or no arms {unknown or names!r}: choose from {', '.join(PIPELINES)}")
+    return list(dict.fromkeys(names))
+
+
+def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, limit: int | None = None,
+               batch_size: int = 32, max_len: int = 152, max_pixels: int | None = None) -> dict:
+    """Course metrics (lib.metrics.score) of a checkpoint's greedy decoding of the dev split (first `limit`).
+
+    Decoding is the training loop's validation (lib.validation.validate), which stops 10 tokens past the
+    reference length: that only shortens hypotheses that are wrong already, and spares untrained arms
+    from decoding to `max_len`.
+    """
+    from .checkpoint import load_model
+    from ..data.dataset import FormulaDataset, make_loader
+    from ..evaluation.metrics import score
+    from .precision import choose
+    from .validation import validate
+
+    prec = choose(device)
+    model, vocab, _ = load_model(checkpoint, prec.device)
+    ds = FormulaDataset(processed_dir, "validate", vocab, limit=limit)
+    loader = make_loader(ds, batch_size, shuffle=False, device=prec.device, max_pixels=max_pixels)
+    out = validate(model, loader, prec, max_len=max_len,
+                   return_predictions=True)
+    refs = dict(ds.samples)  # the reference tokens themselves (ids would turn unknown tokens into <UNK>)
+    preds = sorted(out["predictions"])
+    return {**score([refs[name] for name, _, _ in preds], [vocab.decode(hyp) for _, hyp, _ in preds]),
+            "val_loss": out["val_loss"]}
+
+
+def summarize(arm: str, result, dev: dict) -> dict:
+    """One results row: the validation figures of the best epoch, time per epoch, dev metrics, history."""
+    hist = result.history
+    best = max(hist, key=lambda r: r["val_edit_score"]) if hist else {}  # the epoch best.pt holds
+    return {"arm": arm, "checkpoint": str(result.best_path), "epochs": result.epochs_run,
+            "steps": hist[-1]["step"] if hist else 0,
+            "best_epoch": best.get("epoch"), "wall_s": round(result.wall_s, 1),
+            "epoch_s": float(np.mean([r["epoch_s"] for r in hist])) if hist else float("nan"),
+            **{k: best.get(k) for k in ("val_loss", "val_exact_match", "val_edit_score")},
+            **{k: dev[k] for k in ("bleu4", "exact_match", "edit_score", "course_score", "n")},
+            "history": hist}
+
+
+def pick_best(rows: Sequence[dict]) -> dict:
+    """The arm with the best dev course score (then edit score, then lower validation loss)."""
+    ok = [r for r in rows if "error" not in r]
+    if not ok:
+        raise RuntimeError("no ablation arm finished: " + "; ".join(f"{r['arm']}: {r['error']}" for r in rows))
+    return max(ok, key=lambda r: (*(r[k] for k in SELECT_BY), -(r.get("val_loss") or math.inf)))
+
+
+def write_outputs(out_dir: str | Path, rows: list[dict], meta: dict) -> dict | None:
+    """results.json (every arm) and, when an arm finished, best.json; returns the best row."""
+    out = Path(out_dir)
+    ok = [r for r in rows if "error" not in r]
+    best = pick_best(rows) if ok else None
+    atomic.write_json(out / "results.json", {**meta, "select_by": [*SELECT_BY, "-val_loss"],
+                                             "best": best and best["arm"], "arms": rows})
+    if best is not None:
+        ckpt = Path(best["checkpoint"])
+        atomic.write_json(out / "best.json", {
+            "arm": best["arm"], "checkpoint": ckpt.relative_to(out.parent).as_posix()  # relative: the run may move
+            if ckpt.is_relative_to(out.parent) else str(ckpt), "checkpoint_abs": str(ckpt),
+            "select_by": [*SELECT_BY, "-val_loss"],
+            "metrics": {k: best[k] for k in ("bleu4", "exact_match", "edit_score", "course_score", "n")},
+            **{k: best[k] for k in ("val_loss", "val_exact_match", "val_edit_score", "epoch_s")},
+            "epochs_run": best["epochs"],
+            **meta})
+    atomic.write_text(out / "table.md", table(rows, best and best["arm"]) + "\n")
+    return best
+
+
+def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: str | Path, profile: Profile, *,
+                 seed: int = 0, epochs: int | None = None, max_minutes: float | None = None, device=None,
+                 train: Callable | None = None, score: Callable | None = None, **overrides) -> list[dict]:
+    """Train model 2 once per arm with the same seed, data and budget; write results.json and best.json.
+
+    The budget: `epochs` (None: profile.ablation_epochs) and `max_minutes` of training per arm (None:
+    profile.ablation_minutes; 0: no limit); validation and dev scoring use the first
+    `profile.ablation_val_limit` (else `profile.val_limit`) dev images.
+    A failing arm is recorded with its error and the others still run; the error is raised at the end.
+    Each arm resumes from its own `last.pt` (train_model), so a rerun continues where it stopped.
+    `train` and `score` default to lib.train.train_model and `dev_scores` (tests pass stand-ins).
+    """
+    if train is None:
+        from .loop import train_model as train
+    score = score or dev_scores
+    arms, out = parse_arms(arms), Path(out_dir)
+    epochs = epochs if epochs is not None else profile.ablation_epochs
+    max_minutes = profile.ablation_minutes if max_minutes is None else (max_minutes or None)  # 0: no limit
+    limit = math.inf if max_minutes is None else max_minutes  # train_model reads None as "the profile's"
+    val_limit = profile.ablation_val_limit or profile.val_limit
+    overrides.setdefault("val_limit", val_limit)
+    meta = {"model": "model2", "profile": profile.name, "seed": seed, "budget_epochs": epochs,
+            "budget_minutes": max_minutes, "processed_dir": str(processed_dir),
+            "overrides": {k: repr(v) for k, v in overrides.items()}}
+    rows: list[dict] = []
+    for i, arm in enumerate(arms, 1):
+        print(f"=== arm {i}/{len(arms)}: {arm} ===", flush=True)
+        t0 = time.monotonic()
+        try:
+            result = train("model2", processed_dir, out / arm, profile, augment=arm, seed=seed, epochs=epochs,
+                           max_minutes=limit, device=device, **overrides)
+            dev = score(result.best_path, processed_dir, device, limit=overrides["val_limit"],
+                        batch_size=profile.batch_size, max_len=profile.max_tokens + 2,
+                        max_pixels=profile.batch_pixels)
+            rows.append(summarize(arm, result, dev))
+        except Exception as e:  # the other arms still run; the failure is recorded and re-raised at the end
+            traceback.print_exc()
+            rows.append({"arm": arm, "error": f"{type(e).__name__}: {e}"})
+        print(f"{arm}: {time.monotonic() - t0:.0f} s", flush=True)
+        write_outputs(out, rows, meta)
+    failed = [r for r in rows if "error" in r]
+    if failed:
+        raise RuntimeError("ablation arm(s) failed (see results.json): "
+                           + "; ".join(f"{r['arm']}: {r['error']}" for r in failed))
+    return rows
+
+
+def table(rows: Sequence[dict], best: str | None = None) -> str:
+    """Markdown table of the arms (dev metrics from greedy decoding of best.pt), the best one marked."""
+    shown = [{**{k: r.get(k, "") for k in TABLE_COLUMNS}, "arm": r["arm"] + (" (best)" if r["arm"] == best else "")}
+             if "error" not in r else {"arm": r["arm"], "epochs": "failed: " + r["error"]} for r in rows]
+    return markdown_table(shown, TABLE_COLUMNS)
+
+
+def plot_curves(rows: Sequence[dict], keys: Sequence[str] = ("train_loss", "val_loss", "val_exact_match",
+                                                             "val_edit_score")):
+    """One panel per metric, one line per arm (mixup, the negative control, dashed)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for r in rows:
+            hist = r.get("history") or []
+            if hist:
+                ax.plot([h["epoch"] for h in hist], [h[key] for h in hist], marker="o", label=r["arm"],
+                        linestyle="--" if r["arm"] == "mixup" else "-")
+        ax.set(title=key, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sample_images(processed_dir: str | Path, n: int = 3, split: str = "train", scan: int = 200) -> list[np.ndarray]:
+    """`n` images of a split, of different sizes where the first `scan` offer them (the gallery shows buckets)."""
+    from PIL import Image
+
+    from ..data.dataset import load_split
+
+    folder = Path(processed_dir) / "images"
+    names = [name for name, _ in load_split(processed_dir, split)][:scan]
+    by_size: dict[tuple[int, int], str] = {}
+    for name in names:
+        with Image.open(folder / name) as im:
+            by_size.setdefault(im.size, name)
+    picked = list(by_size.values())[:n]
+    picked += [name for name in names if name not in picked][:n - len(picked)]
+    return [load_grey(folder / name) for name in picked]
+
+
+def gallery(images: Sequence[np.ndarray], arms: Sequence[str] = PIPELINES, seed: int = 0):
+    """A grid: one row per pipeline (applied with p=1), one column per image; mixup blends the next image."""
+    import matplotlib.pyplot as plt
+
+    arms = parse_arms(arms)
+    fig, axes = plt.subplots(len(arms), len(images), figsize=(3.6 * len(images), 1.1 * len(arms) + 0.5),
+                             squeeze=False)
+    for row, arm in zip(axes, arms):
+        t = get_transform(arm, p=1.0, seed=seed)
+        for j, (ax, img) in enumerate(zip(row, images)):
+            kw = {"other": images[(j + 1) % len(images)]} if arm == "mixup" else {}
+            ax.imshow(t(image=img, **kw)["image"], cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(arm, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,53 @@
+"""Validation of a model on a loader: teacher-forced loss and token accuracy, greedy exact match and edit score."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..inference.decode import greedy
+from ..evaluation.metrics import edit_score
+from ..models.base import Im2SeqModel
+from .precision import Precision
+from ..data.vocab import EOS_ID, PAD_ID
+
+DECODE_SLACK = 10  # greedy stops at most this many tokens after the reference length
+
+
+def strip(ids: list[int]) -> list[int]:
+    """Reference ids without <SOS>, <EOS> and padding."""
+    ids = ids[1:]
+    return ids[:ids.index(EOS_ID)] if EOS_ID in ids else [i for i in ids if i != PAD_ID]
+
+
+@torch.no_grad()
+def validate(model: Im2SeqModel, loader, prec: Precision, max_len: int = 150, limit_batches: int | None = None,
+             return_predictions: bool = False) -> dict:
+    """val_loss, val_token_acc, val_exact_match, val_edit_score (and predictions: (name, hyp, ref) ids)."""
+    was_training = model.training
+    model.eval()
+    loss_sum, tokens, correct = 0.0, 0, 0
+    refs, hyps, names = [], [], []
+    for n, batch in enumerate(loader):
+        if limit_batches is not None and n >= limit_batches:
+            break
+        images = batch["images"].to(prec.device, non_blocking=True)
+        mask = batch["mask"].to(prec.device, non_blocking=True)
+        tgt = batch["tgt"].to(prec.device, non_blocking=True)
+        with prec.autocast():
+            logits = model(images, tgt[:, :-1], mask).float()
+            gold = tgt[:, 1:]
+            loss_sum += F.cross_entropy(logits.transpose(1, 2), gold, ignore_index=PAD_ID, reduction="sum").item()
+            real = gold != PAD_ID
+            tokens += int(real.sum())
+            correct += int(((logits.argmax(-1) == gold) & real).sum())
+            seqs, _ = greedy(model, images, mask, max_len=min(max_len, tgt.shape[1] + DECODE_SLACK))
+        refs += [strip(r) for r in tgt.tolist()]
+        hyps += seqs
+        names += batch["names"]
+    model.train(was_training)
+    out = {"val_loss": loss_sum / max(tokens, 1), "val_token_acc": 100.0 * correct / max(tokens, 1),
+           "val_exact_match": 100.0 * sum(r == h for r, h in zip(refs, hyps)) / max(len(refs), 1),
+           "val_edit_score": edit_score(refs, hyps)}
+    if return_predictions:
+        out["predictions"] = list(zip(names, hyps, refs))
+    return out

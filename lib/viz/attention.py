@@ -1,0 +1,67 @@
+"""Attention maps over an image, one panel per decoded token (works for any `Im2SeqModel`)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..data.vocab import Vocab
+
+
+def as_image(image) -> np.ndarray:
+    """A [H, W] float array from a [1, H, W] / [H, W] tensor or array (0..1 or uint8)."""
+    arr = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    arr = arr.squeeze()
+    if arr.ndim != 2:
+        raise ValueError(f"expected one grey image, got shape {arr.shape}")
+    return arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0)
+
+
+def decode_with_attention(model, image, vocab: Vocab, max_len: int = 150,
+                          device: str | torch.device = "cpu") -> tuple[list[str], np.ndarray, tuple[int, int]]:
+    """Greedy-decode one image: (tokens, attention [steps, h, w] for each token then <EOS>, (h, w))."""
+    from ..inference.decode import greedy
+
+    x = torch.from_numpy(as_image(image))[None, None].to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        seqs, _, maps, hw = greedy(model, x, max_len=max_len, return_attention=True)
+    finally:
+        model.train(was_training)
+    tokens = vocab.decode(seqs[0])
+    return tokens, maps[0].reshape(-1, *hw).numpy(), tuple(hw)
+
+
+def plot_attention(image, maps: np.ndarray, tokens: Sequence[str], steps: Sequence[int] | None = None,
+                   ncols: int = 3, title: str = ""):
+    """Overlay attention maps [steps, h, w] on the image, one panel per chosen step; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    img = as_image(image)
+    labels = list(tokens) + ["<EOS>"]
+    steps = list(range(min(len(maps), 6))) if steps is None else [s for s in steps if s < len(maps)]
+    if not steps:
+        raise ValueError("no decoding step to show: the model emitted nothing")
+    nrows = (len(steps) + ncols - 1) // ncols
+    height, width = img.shape
+    panel = 4.0  # inches per panel, its height following the image's aspect ratio
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(panel * ncols, nrows * (panel * height / width + 0.5)))
+    for ax in axes.flat[len(steps):]:
+        ax.axis("off")
+    for ax, s in zip(axes.flat, steps):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        # the feature grid spans the image (each cell over the pixels it summarises); opacity = weight
+        weight = maps[s] / max(float(maps[s].max()), 1e-8)
+        rgba = plt.get_cmap("autumn_r")(weight)
+        rgba[..., 3] = 0.75 * weight
+        ax.imshow(rgba, extent=(0, width, height, 0), interpolation="nearest")
+        ax.set_title(f"{s + 1}: {labels[s] if s < len(labels) else '?'}", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
