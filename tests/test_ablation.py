@@ -8,8 +8,9 @@ from types import SimpleNamespace
 import matplotlib
 import pytest
 
-from lib.training import ablation
 from lib.run.profiles import get_profile
+from lib.training import ablation
+from lib.viz import ablation as ablation_figures
 from tests.fixtures import make_processed_dataset
 
 matplotlib.use("Agg")
@@ -85,4 +86,5 @@ def test_a_real_arm_end_to_end(tmp_path):
     best = json.loads((out / "best.json").read_text())
     assert best["arm"] == "mixup" and (out.parent / best["checkpoint"]).is_file()
     assert set(best["metrics"]) == {"bleu4", "exact_match", "edit_score", "course_score", "n"}
-    assert ablation.plot_curves(rows).axes and ablation.gallery(ablation.sample_images(data, 2)).axes
+    assert ablation_figures.plot_curves(rows).axes
+    assert ablation_figures.gallery(ablation_figures.sample_images(data, 2)).axes

@@ -8,9 +8,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
 from lib.evaluation import analysis
-from lib.viz import formulas as render_latex  # noqa: E402
 from lib.evaluation.analysis import GAP  # noqa: E402
 from lib.evaluation.metrics import levenshtein, tokens  # noqa: E402
+from lib.viz import formulas, galleries  # noqa: E402
+from lib.viz.tables import markdown_table  # noqa: E402
 
 
 def test_align_is_a_minimum_edit_alignment():
@@ -57,21 +58,21 @@ def test_select_errors_spreads_from_nearest_to_worst():
 
 
 def test_markdown_table():
-    text = analysis.markdown_table([{"model": "m|1", "bleu4": 12.3456, "n": 3}])
+    text = markdown_table([{"model": "m|1", "bleu4": 12.3456, "n": 3}])
     assert text.splitlines() == ["| model | bleu4 | n |", "|---|---|---|", "| m\\|1 | 12.35 | 3 |"]
 
 
 def test_render_and_gallery():
-    assert render_latex.can_render("\\frac { a } { b }")
-    assert not render_latex.can_render("\\frac { a }") and not render_latex.can_render("-")
-    assert not render_latex.can_render("\\begin{array} { c } a \\end{array}")
+    assert formulas.can_render("\\frac { a } { b }")
+    assert not formulas.can_render("\\frac { a }") and not formulas.can_render("-")
+    assert not formulas.can_render("\\begin{array} { c } a \\end{array}")
     img = np.full((20, 60), 255, np.uint8)
-    fig = render_latex.error_gallery([img, None], ["x ^ { 2 }", "a"], ["x ^ { 3 }", "\\frac { a }"],
-                                     names=["a.png", "b.png"], title="errors")
+    fig = galleries.error_gallery([img, None], ["x ^ { 2 }", "a"], ["x ^ { 3 }", "\\frac { a }"],
+                                  names=["a.png", "b.png"], title="errors")
     fig.canvas.draw()  # an unrenderable prediction must not break drawing
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "$x ^ { 2 }$" in texts and "\\frac { a }" in texts and "(no image)" in texts
-    fig = render_latex.error_gallery([img], ["a"], ["-"])
+    fig = galleries.error_gallery([img], ["a"], ["-"])
     assert "- (no formula)" in [t.get_text() for ax in fig.axes for t in ax.texts]
-    empty = render_latex.error_gallery([], [], [])
+    empty = galleries.error_gallery([], [], [])
     empty.canvas.draw()

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from lib.data import annotations as ann
-from lib.data import clean, course, crohme, inkml, ocr_labels as labels
-from lib.run.profiles import DEFAULT_BUCKETS
+from lib.data import clean, course, crohme, inkml, ocr_labels
 from lib.data.export import export_demo
+from lib.run.profiles import DEFAULT_BUCKETS
 from tests.data_fixtures import TRACE, inkml_text, make_crohme, make_raw_demo, noisy_image
 
 
@@ -76,8 +76,8 @@ def test_box_outside_page_and_zero_area_box(tmp_path):
 def test_label_in_gbk_and_with_bom_are_read(interim, tmp_path):
     (interim / "train" / "a.txt").write_bytes("$x ≤ 3$".encode("gbk"))
     (interim / "train" / "b.txt").write_bytes("\ufeff$\\sin x$".encode("utf-8"))
-    assert labels.read_label(interim / "train" / "a.txt") == ("$x ≤ 3$", "gb18030")
-    assert labels.read_label(interim / "train" / "b.txt")[1] == "utf-8-sig"
+    assert ocr_labels.read_label(interim / "train" / "a.txt") == ("$x ≤ 3$", "gb18030")
+    assert ocr_labels.read_label(interim / "train" / "b.txt")[1] == "utf-8-sig"
     report = _clean(interim, tmp_path)
     assert report["splits"]["train"]["kept"] == 2
     assert report["label_encodings"]["gb18030"] == 1 and report["label_encodings"]["utf-8-sig"] == 1
@@ -88,7 +88,7 @@ def test_label_in_gbk_and_with_bom_are_read(interim, tmp_path):
 def test_undecodable_label_is_dropped_with_reason(interim, tmp_path):
     (interim / "train" / "a.txt").write_bytes(b"\xff\xfe\x00\xd8 broken")  # UTF-16 BOM, invalid payload
     report = _clean(interim, tmp_path)
-    assert report["splits"]["train"]["dropped"] == {labels.UNDECODABLE: 1}
+    assert report["splits"]["train"]["dropped"] == {ocr_labels.UNDECODABLE: 1}
 
 
 def test_label_without_image_and_image_without_label(interim, tmp_path):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from lib.data import clean
-from lib.run.profiles import DEFAULT_BUCKETS
 from lib.data.export import export_demo
 from lib.data.images import load_grey
 from lib.data.vocab import Vocab
+from lib.run.profiles import DEFAULT_BUCKETS
 from tests.data_fixtures import make_raw_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,8 +142,8 @@ def test_course_source_passes_through_without_answer_key(tmp_path):
 
 
 def test_run_export_and_cleaning_for_course_from_env(tmp_path, monkeypatch):
-    from lib.run import notebook as setup
     from lib.data.export import run_export
+    from lib.run import notebook as setup
     from tests.data_fixtures import noisy_image
 
     src = tmp_path / "course"

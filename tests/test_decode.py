@@ -4,13 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lib.data.vocab import EOS_ID
 from lib.inference.decode import beam_score, beam_search, greedy, greedy_uncached
 from lib.models import build_model
 from lib.models.base import Im2SeqModel
-from lib.data.vocab import EOS_ID
-
-
-
 
 V = 20
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.evaluation import score_file as evaluate, metrics
+from lib.evaluation import metrics
+from lib.evaluation import score_file as evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 

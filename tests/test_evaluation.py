@@ -7,8 +7,6 @@ from lib.evaluation import compare as evaluation
 from lib.evaluation.compare import Run, Split
 
 
-
-
 def touch(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"x")
@@ -93,11 +91,11 @@ def test_decode_score_and_submit_with_a_tiny_checkpoint(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from lib.training import checkpoint
-    from lib.evaluation import submission
-    from lib.run.profiles import get_profile
-    from lib.models import model_from_profile
     from lib.data.vocab import Vocab
+    from lib.evaluation import submission
+    from lib.models import model_from_profile
+    from lib.run.profiles import get_profile
+    from lib.training import checkpoint
     from tests.fixtures import make_processed_dataset
 
     d = make_processed_dataset(tmp_path / "processed", n_train=2, n_dev=2, n_test=3, seed=1)

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib.run import atomic, progress, notebook as setup
 from lib.data import images
 from lib.data.vocab import EOS_ID, SOS_ID, UNK_ID, Vocab
+from lib.run import atomic, progress
+from lib.run import notebook as setup
 
 
 def test_vocab_roundtrip(tmp_path):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from lib.training import checkpoint
 from lib.run.profiles import get_profile
+from lib.training import checkpoint
 from lib.training.loop import train_model
 from tests.fixtures import make_processed_dataset
 
@@ -31,8 +31,8 @@ def _draws() -> tuple:
 
 def test_rng_state_restores_from_a_checkpoint_loaded_onto_another_device(tmp_path):
     """`torch.load(map_location=<GPU>)` moves tensors; RNG states must still restore (here: the meta device)."""
-    from lib.models import build_model
     from lib.data.vocab import Vocab
+    from lib.models import build_model
 
     vocab = Vocab(["<PAD>", "<SOS>", "<EOS>", "<UNK>", "x"])
     path = checkpoint.save(tmp_path / "last.pt", build_model("model2", len(vocab), **TINY), vocab,
@@ -74,7 +74,8 @@ def test_grad_scaler_state_moves_between_precisions(saved_on, resumed_on):
 
 def _fake_precision(monkeypatch, use_scaler: bool):
     """CPU training whose GradScaler is on (fp16 on a T4) or off (bf16 on a 3090): what a resume meets."""
-    from lib.training import precision, loop as train
+    from lib.training import loop as train
+    from lib.training import precision
 
     def choose(device=None):
         return precision.Precision(torch.device("cpu"), None, use_scaler)
@@ -155,8 +156,8 @@ def _tensors(obj):
 
 
 def test_pixel_budget_shrinks_batches_of_large_buckets():
-    from lib.run.profiles import DEFAULT_BUCKETS, get_profile
     from lib.data.dataset import BucketBatchSampler
+    from lib.run.profiles import DEFAULT_BUCKETS, get_profile
 
     assert (1600, 400) in DEFAULT_BUCKETS  # the step between 1600x200 and 1600x1600 (InkML renders: <= 1600x400)
     gpu = get_profile("gpu")
@@ -174,9 +175,9 @@ def test_pixel_budget_shrinks_batches_of_large_buckets():
 
 
 def test_prediction_batches_keep_the_pixel_budget(monkeypatch):
+    from lib.data.vocab import Vocab
     from lib.inference import predict
     from lib.models import build_model
-    from lib.data.vocab import Vocab
 
     seen = []
     monkeypatch.setattr(predict, "greedy", lambda model, x, max_len: (seen.append(tuple(x.shape)) or

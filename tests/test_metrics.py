@@ -99,8 +99,8 @@ def test_all_empty_edge_cases():
 
 
 def test_against_direct_formulas_on_random_data():
-    from nltk.translate.bleu_score import corpus_bleu
     import editdistance
+    from nltk.translate.bleu_score import corpus_bleu
 
     rng = random.Random(0)
     alphabet = ["a", "b", "c", "+", "=", "\\frac", "{", "}", "^"]

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from lib.run.profiles import get_profile
+from lib.data.vocab import EOS_ID, SOS_ID, Vocab
 from lib.models import build_model, model_from_profile
 from lib.models.cnn import feature_size
 from lib.models.im2markup import Im2Markup, hparams_from_profile
-from lib.data.vocab import EOS_ID, SOS_ID, Vocab
+from lib.run.profiles import get_profile
 
 TINY = dict(cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=16, dec_hidden=32, embed=16, dropout=0.0)
 V = 20
@@ -211,10 +211,11 @@ def test_attention_plot_over_one_image(overfit, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from lib.viz.attention import decode_with_attention, plot_attention
+    from lib.inference.decode import attention_maps
+    from lib.viz.attention import plot_attention
 
     model, vocab, images, *_ = overfit
-    tokens, maps, hw = decode_with_attention(model, images[0], vocab, max_len=12)
+    tokens, maps, hw = attention_maps(model, images[0], vocab, max_len=12)
     assert tokens == FORMULAS[0].split() and maps.shape == (len(tokens) + 1, *hw)
     np.testing.assert_allclose(maps.sum(axis=(1, 2)), 1.0, rtol=1e-5)
     fig = plot_attention(images[0], maps, tokens, steps=[0, 1, 2, 3])

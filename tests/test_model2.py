@@ -4,12 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib.run.profiles import get_profile
 from lib.models import build_model, model_from_profile
 from lib.models.posenc import sinusoid_2d
-
-
-
+from lib.run.profiles import get_profile
 
 V = 25
 TINY = dict(stages=2, d_model=32, layers=2, heads=4, ff=64, dropout=0.1)

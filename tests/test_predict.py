@@ -6,13 +6,12 @@ import shutil
 import pytest
 import torch
 
-from lib.training import checkpoint
 from lib.data.dataset import load_vocab
+from lib.evaluation.submission import write_result
+from lib.inference.predict import main, predict_paths
 from lib.models import build_model
-from lib.inference.predict import main, predict_paths, write_result
+from lib.training import checkpoint
 from tests.fixtures import make_processed_dataset
-
-
 
 
 @pytest.fixture(scope="module")

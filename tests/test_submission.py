@@ -4,7 +4,8 @@ import zipfile
 
 import pytest
 
-from lib.evaluation import score_file as evaluate, submission
+from lib.evaluation import score_file as evaluate
+from lib.evaluation import submission
 from lib.evaluation.submission import SubmissionError
 
 

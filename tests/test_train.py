@@ -6,13 +6,10 @@ import csv
 import pytest
 import torch
 
-from lib.training import checkpoint
 from lib.run.profiles import get_profile
+from lib.training import checkpoint
 from lib.training.loop import TrainingInterrupted, train_model
 from tests.fixtures import make_processed_dataset
-
-
-
 
 TINY = dict(stages=1, d_model=16, layers=1, heads=2, ff=32, dropout=0.1)
 
@@ -57,7 +54,7 @@ def test_killed_run_resumes_to_the_same_result(data, tmp_path, every_step):
         train_model("model2", data, tmp_path / "cut", _profile(**extra), epochs=2, stop_after_steps=kill_at, **TINY)
     assert checkpoint.load(tmp_path / "cut" / "last.pt")["step"] == (kill_at if every_step else per_epoch)
     resumed = train_model("model2", data, tmp_path / "cut", _profile(**extra), epochs=2, **TINY)
-    drop = ("images_per_s", "epoch_s")
+    drop = ("images_per_s", "epoch_s", "elapsed_s")
     strip = [[{k: v for k, v in row.items() if k not in drop} for row in r.history] for r in (full, resumed)]
     assert strip[0] == strip[1]
     a, b = _weights(full.last_path), _weights(resumed.last_path)
@@ -109,22 +106,60 @@ def test_precision_follows_compute_capability(monkeypatch):
 
 
 def test_schedules():
-    from lib.training.loop import TrainConfig, make_scheduler
+    from lib.training.config import TrainConfig
+    from lib.training.schedule import lr_factor, progress
 
-    def lrs(cfg, steps):
-        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-        sched, per_step = make_scheduler(opt, cfg, steps_per_epoch=10)
-        out = []
-        for _ in range(steps):
-            out.append(opt.param_groups[0]["lr"])
-            opt.step()
-            sched.step()
-        return out, per_step
+    step = [lr_factor(TrainConfig(), epoch, 0, 0.0) for epoch in range(12)]
+    assert step[:5] == [1.0] * 5 and step[5:10] == [0.5] * 5 and step[10] == 0.25
+    cfg = TrainConfig(schedule="cosine", epochs=2, warmup_steps=5, final_lr=0.0)
+    cos = [lr_factor(cfg, s // 10, s, progress(cfg, s, 10, 0.0)) for s in range(20)]
+    assert cos[0] == pytest.approx(0.2 * lr_factor(cfg, 0, 0, 0.0) / 0.2) and cos[4] > 0.85 and cos[-1] < 0.05
+    assert all(a >= b for a, b in zip(cos[4:], cos[5:]))
+    # a time budget: the run is as far as the further of its steps and its minutes
+    timed = TrainConfig(schedule="cosine", epochs=100, max_minutes=10.0, final_lr=0.1)
+    assert progress(timed, 10, 10, 300.0) == pytest.approx(0.5)
+    assert lr_factor(timed, 1, 1000, progress(timed, 1000, 10, 600.0)) == pytest.approx(0.1)
+    assert progress(TrainConfig(epochs=4, max_minutes=float("inf")), 20, 10, 1e9) == pytest.approx(0.5)
+    assert lr_factor(TrainConfig(schedule="constant", warmup_steps=4), 3, 1, 0.9) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        lr_factor(TrainConfig(schedule="nope"), 0, 0, 0.0)
 
-    step_lrs, per_step = lrs(TrainConfig(), 12)
-    assert not per_step and step_lrs[:5] == [1.0] * 5 and step_lrs[5:10] == [0.5] * 5 and step_lrs[10] == 0.25
-    cos, per_step = lrs(TrainConfig(schedule="cosine", epochs=2, warmup_steps=5), 20)
-    assert per_step and cos[0] == pytest.approx(0.2) and cos[4] == pytest.approx(1.0) and cos[-1] < 0.05
+
+def test_resolve_budget():
+    import math
+
+    from lib.training.config import resolve_budget
+
+    smoke = get_profile("smoke")
+    assert resolve_budget(smoke) == (smoke.epochs, smoke.max_minutes)
+    assert resolve_budget(smoke, ablation=True) == (smoke.ablation_epochs, smoke.ablation_minutes)
+    assert resolve_budget(smoke, 3, "inf") == (3, math.inf)
+    assert resolve_budget(get_profile("gpu")) == (get_profile("gpu").epochs, math.inf)  # the gpu profile: epochs
+    with pytest.raises(ValueError, match="epochs >= 1"):
+        resolve_budget(smoke, 0)
+
+
+def test_cosine_run_ends_at_a_low_learning_rate_when_its_minutes_end(data, tmp_path):
+    import time
+
+    from lib.training import loop
+
+    real = time.monotonic
+    clock = {"t": real()}
+
+    def fake_monotonic():  # every call: one more second of "training"
+        clock["t"] += 1.0
+        return clock["t"]
+
+    loop.time.monotonic = fake_monotonic
+    try:
+        result = train_model("model2", data, tmp_path, _profile(schedule="cosine", warmup_steps=1, final_lr=0.05),
+                             epochs=1000, max_minutes=2.0, log_every=1, **TINY)
+    finally:
+        loop.time.monotonic = real
+    lrs = [float(r["lr"]) for r in csv.DictReader(open(tmp_path / "log_steps.csv"))]
+    assert len(result.history) >= 2 and max(lrs) == pytest.approx(_profile().lr, rel=0.1)
+    assert lrs[-1] <= 0.25 * _profile().lr  # stopped by its minutes, near the bottom of the cosine
 
 
 def test_early_stopping(data, tmp_path):

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from ..data.clean import process_image
-from ..run.profiles import DEFAULT_BUCKETS
 from ..run.parallel import default_workers, parallel_map
+from ..run.profiles import DEFAULT_BUCKETS
 
 
 def demo_crops(folder: Path, pages: int, seed: int = 0) -> list[Path]:

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..run.profiles import get_profile
-from ..inference.decode import beam_search, greedy, greedy_uncached
 from ..data.images import preprocess
+from ..inference.decode import beam_search, greedy, greedy_uncached
 from ..models import model_from_profile
+from ..run.profiles import get_profile
 from ..training.precision import choose
 
 FORMULAS = [r"x^{2}+y^{2}=z^{2}", r"\frac{a+b}{c}", r"\sqrt{x+1}-\alpha", r"\sum_{i=1}^{n}i", r"e^{i\pi}+1=0",

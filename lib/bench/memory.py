@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..run.profiles import get_profile
 from ..data.dataset import bucket_batch_size
 from ..models import model_from_profile
 from ..run.notebook import default_home, repo_root
+from ..run.profiles import get_profile
 
 MODELS = ("model1", "model2")
 VOCAB = 200                        # about the size of the demo (161) and CROHME (~110) vocabularies

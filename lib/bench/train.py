@@ -4,8 +4,9 @@
 [--batch-size B] [--threads T]`
 
 Synthetic batches (random ink on a white page, random token ids) of the profile's batch size at one bucket
-size (default 240x100 with 30 tokens, the commonest of the demo data), the loop's own precision (bf16 / fp16 + GradScaler / fp32) and optimizer. The last line with --json is
-{images_per_s, peak_mem_mb, ...}; peak memory is CUDA's max allocated on a GPU, the process's peak RSS on CPU.
+size (default 240x100 with 30 tokens, the commonest of the demo data), the loop's own precision (bf16 / fp16 +
+GradScaler / fp32), optimizer and step (`lib.training.loop.train_step`: copies to the device included).
+The last line with --json is {images_per_s, peak_mem_mb, ...}; peak memory is CUDA's max allocated on a GPU, the process's peak RSS on CPU.
 """
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ import resource
 import time
 
 import torch
-import torch.nn.functional as F
 
-from ..run.profiles import get_profile
 from ..models import model_from_profile
+from ..run.profiles import get_profile
+from ..training.config import TrainConfig
+from ..training.loop import train_step
 from ..training.precision import choose
-from ..data.vocab import PAD_ID
 
 VOCAB = 200
 
@@ -46,20 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     model = model_from_profile("model2", VOCAB, profile).to(prec.device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=profile.lr, weight_decay=0.01)
     scaler = prec.grad_scaler()
-    images = torch.where(torch.rand(bs, 1, args.height, args.width) < 0.1, 0.0, 1.0).to(prec.device)
-    tgt = torch.randint(4, VOCAB, (bs, args.tokens + 1), device=prec.device)
+    images = torch.where(torch.rand(bs, 1, args.height, args.width) < 0.1, 0.0, 1.0)
+    tgt = torch.randint(4, VOCAB, (bs, args.tokens + 1))
     tgt[:, 0] = 1
 
-    def step() -> None:
-        with prec.autocast():
-            logits = model(images, tgt[:, :-1])
-        loss = F.cross_entropy(logits.float().transpose(1, 2), tgt[:, 1:], ignore_index=PAD_ID)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        scaler.step(opt)
-        scaler.update()
+    cfg = TrainConfig.from_profile(profile, batch_size=bs)
+    batch = {"images": images, "mask": torch.ones(bs, args.height, args.width, dtype=torch.bool), "tgt": tgt}
+
+    def step() -> None:  # the training loop's own step
+        train_step(model, batch, prec, opt, scaler, cfg)
 
     def sync() -> None:
         if prec.device.type == "cuda":

@@ -1,16 +1,14 @@
 """labelImg boxes (Pascal VOC XML or YOLO txt) -> checked, clamped boxes -> formula crops with a margin."""
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..run import atomic
-from .images import ImageError, load_grey
+from .images import ImageError, load_grey, png_bytes
 
 CROP_MARGIN = 6       # white-ish page pixels kept around each box (annotators box too tightly)
 MIN_SIDE = 3          # a clamped box thinner than this many pixels holds no formula
@@ -127,12 +125,6 @@ def crop(page: np.ndarray, box: Box, margin: int = CROP_MARGIN) -> np.ndarray:
     x0, y0, x1, y1 = box.as_ints()
     h, w = page.shape[:2]
     return page[max(0, y0 - margin):min(h, y1 + margin), max(0, x0 - margin):min(w, x1 + margin)]
-
-
-def png_bytes(img: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", compress_level=3)
-    return buf.getvalue()
 
 
 def read_classes(folder: Path) -> list[str] | None:

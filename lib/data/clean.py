@@ -1,7 +1,6 @@
 """Step 02: interim crops + raw labels -> processed images, im2latex lists, vocab.json and a cleaning report."""
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
@@ -9,17 +8,13 @@ from pathlib import Path
 from typing import Sequence
 
 from ..run import atomic
-from . import ocr_labels as labels
-from .annotations import png_bytes
-from .course import IMAGE_EXTS
-from .images import ImageError, has_ink, load_grey, preprocess
-from .latex import join
 from ..run.parallel import parallel_map, pool_workers
+from . import LIST_NAMES, SPLITS, ocr_labels
+from .images import IMAGE_EXTS, ImageError, has_ink, load_grey, png_bytes, preprocess
+from .latex import join
 from .staging import Tally, staged_dir
 from .vocab import Vocab
 
-SPLITS = ("train", "dev", "test")
-LIST_NAMES = {"train": "train_filter.lst", "dev": "validate_filter.lst", "test": "test_filter.lst"}
 PLAIN_SOURCES = ("crohme",)   # handwriting: \left/\right and text wrappers are not visible in ink
 # drop reasons besides those of lib.labels
 IMAGE_WITHOUT_LABEL = "image_without_label"
@@ -92,7 +87,7 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
             if cid not in images:
                 tally.drop(split, LABEL_WITHOUT_IMAGE, found[cid].name)
                 continue
-            verdict = labels.classify_file(found[cid], None if split == "test" else max_tokens, plain) \
+            verdict = ocr_labels.classify_file(found[cid], None if split == "test" else max_tokens, plain) \
                 if cid in found else None
             if verdict is not None:
                 encodings[verdict.extra.get("encoding", "undecodable")] += 1
@@ -181,6 +176,3 @@ def run_cleaning(ctx) -> dict:
     atomic.write_json(ctx.out / "cleaning_report.json", report)
     return report
 
-
-def load_report(processed: str | Path) -> dict:
-    return json.loads((Path(processed) / "cleaning_report.json").read_text(encoding="utf-8"))

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import SPLITS
+from .images import IMAGE_EXTS
 from .staging import Tally, link_or_copy, write_csv
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-SPLITS = ("train", "dev", "test")
 LAYOUT = ("expected <course_dir>/train/, dev/ and test/ holding images (.png/.jpg) with same-named .txt "
           "OCR labels (test without labels)")
 MANIFEST_FIELDS = ["crop_id", "split", "source", "label"]

@@ -5,8 +5,8 @@ import hashlib
 import time
 from pathlib import Path
 
-from . import inkml
 from ..run.parallel import parallel_map
+from . import inkml
 from .staging import Tally, write_csv
 
 TRAIN_DIR, TEST_DIR = "train", "test2014"

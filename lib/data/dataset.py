@@ -1,7 +1,6 @@
 """Training data: processed lists + vocab -> tensors, bucketed batches, white padding with a mask."""
 from __future__ import annotations
 
-import importlib
 import random
 from pathlib import Path
 from typing import Callable, Sequence
@@ -11,19 +10,19 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from . import LIST_NAMES, SPLITS, augment
 from .images import load_grey
 from .vocab import PAD_ID, Vocab
 
-SPLITS = ("train", "validate", "test")
-
 
 def load_split(processed_dir: str | Path, split: str) -> list[tuple[str, list[str]]]:
-    """(image name, tokens) for each line of `<split>_filter.lst`; errors name the file and line."""
+    """(image name, tokens) for each line of a split's list (`dev`: validate_filter.lst); errors name the
+    file and line."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
     processed_dir = Path(processed_dir)
     formulas = (processed_dir / "formulas.norm.lst").read_text(encoding="utf-8").split("\n")
-    lst = processed_dir / f"{split}_filter.lst"
+    lst = processed_dir / LIST_NAMES[split]
     out = []
     for n, line in enumerate(lst.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -40,13 +39,7 @@ def load_vocab(processed_dir: str | Path) -> Vocab:
 
 
 def get_transform(name: str) -> Callable | None:
-    """The albumentations transform called `name` from lib.augment (None for "none")."""
-    try:
-        augment = importlib.import_module("lib.data.augment")
-    except ImportError:
-        if name == "none":
-            return None
-        raise ValueError(f"augmentation {name!r} needs lib.augment, which is missing") from None
+    """The augmentation pipeline called `name` from lib.data.augment (None for "none")."""
     return augment.get_transform(name)
 
 
@@ -146,12 +139,7 @@ def collate(items: list[tuple[torch.Tensor, list[int], str]]) -> dict:
 def _reseed_transform(dataset, seed: int) -> None:
     transform = getattr(dataset, "transform", None)
     if transform is not None:
-        try:
-            augment = importlib.import_module("lib.data.augment")
-        except ImportError:
-            return
-        if hasattr(augment, "reseed"):
-            augment.reseed(transform, seed)
+        augment.reseed(transform, seed)
 
 
 def worker_init_fn(worker_id: int) -> None:

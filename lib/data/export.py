@@ -6,16 +6,15 @@ import os
 import time
 from pathlib import Path
 
-from . import annotations as ann
 from ..run import atomic
-from . import course, crohme, inkml
 from ..run.parallel import parallel_map, pool_workers
+from . import SPLITS, course, crohme, inkml
+from . import annotations as ann
 from .staging import Tally, link_or_copy, staged_dir, write_csv
 
 EXPORT_VERSION = 2
 CROHME_ENV = "IM2LATEX_CROHME_DIR"   # used when the notebook parameter crohme_dir is empty
 COURSE_ENV = "IM2LATEX_COURSE_DIR"   # used when the notebook parameter course_dir is empty
-SPLITS = ("train", "dev", "test")
 PAGE_EXTS = (".png", ".jpg", ".jpeg")
 MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format", "x0", "y0", "x1", "y1",
                    "clamped", "label"]

@@ -1,6 +1,7 @@
 """Image loading and the shared preprocessing: white-space crop, then padding to a size bucket."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -9,6 +10,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..run.profiles import DEFAULT_BUCKETS
 
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")  # every reader uses these
 INK_THRESHOLD = 200   # a pixel darker than this (0..255) is ink
 MARGIN = 4            # pixels of white kept around the ink after cropping
 
@@ -35,6 +37,13 @@ def load_grey(path: str | Path) -> np.ndarray:
     if arr.size == 0:
         raise ImageError(f"{path}: empty image (0 pixels)")
     return arr
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    """A uint8 image as PNG bytes (for atomic writes)."""
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()
 
 
 def crop_whitespace(img: np.ndarray, threshold: int = INK_THRESHOLD, margin: int = MARGIN) -> np.ndarray:

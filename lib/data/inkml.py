@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from ..run import atomic
 from ..run.parallel import parallel_map
+from .images import png_bytes
 
 NS = "{http://www.w3.org/2003/InkML}"
 SYMBOL_HEIGHT = 40      # pixels for the median symbol: formulas come out ~100 px high (median)
@@ -162,21 +163,13 @@ def render_file(job: tuple[str, str, str]) -> dict:
         if ink.truth is None:
             raise InkmlError(src, NO_TRUTH, "no <annotation type=\"truth\">")
         img = render(ink)
-        atomic.write_bytes(png, _png_bytes(img))
+        atomic.write_bytes(png, png_bytes(img))
         if label:
             atomic.write_text(label, ink.truth + "\n")
         return {"src": src, "ok": True, "empty_traces": ink.empty_traces, "height": img.shape[0],
                 "width": img.shape[1]}
     except InkmlError as e:
         return {"src": src, "ok": False, "reason": e.reason, "error": str(e)}
-
-
-def _png_bytes(img: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", compress_level=3)
-    return buf.getvalue()
 
 
 def summarise(results: list[dict], seconds: float) -> dict:

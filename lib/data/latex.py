@@ -15,8 +15,19 @@ import re
 import unicodedata
 from typing import Sequence
 
-from .latex_tables import (ARITY, DELIMITERS, DROPPED, DROPPED_WITH_ARG, GRID_ENVS, MULTILINE_ENVS, SYNONYMS,
-                           TEXT_WRAPPERS, UNICODE, is_cjk, is_whitelisted)
+from .latex_tables import (
+    ARITY,
+    DELIMITERS,
+    DROPPED,
+    DROPPED_WITH_ARG,
+    GRID_ENVS,
+    MULTILINE_ENVS,
+    SYNONYMS,
+    TEXT_WRAPPERS,
+    UNICODE,
+    is_cjk,
+    is_whitelisted,
+)
 
 _TOKEN_RE = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[a-zA-Z]+|\\.|\s+|.", re.S)
 _ENV_RE = re.compile(r"\\(begin|end)\{(.*)\}")

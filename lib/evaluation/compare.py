@@ -6,12 +6,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import metrics
 from ..data.dataset import load_split
+from ..models import REGISTRY
+from . import metrics
 from .score_file import read_lines
 from .submission import read_test_ids
-
-MODELS = ("model1", "model2")
 
 
 @dataclass
@@ -55,7 +54,7 @@ def find_checkpoints(run_dir: str | Path) -> tuple[list[tuple[str, Path]], list[
     """(name, best.pt) of model1, model2 and the best ablation arm; notes on what is missing."""
     run_dir = Path(run_dir)
     found, notes = [], []
-    for name in MODELS:
+    for name in REGISTRY:
         path = run_dir / name / "best.pt"
         if path.is_file():
             found.append((name, path))
@@ -93,11 +92,11 @@ def test_split(processed_dir: str | Path, limit: int | None = None) -> Split:
 
 
 def dev_split(processed_dir: str | Path, limit: int | None = None) -> Split | None:
-    """The dev (validate) images with their formulas, or None where the list is missing or empty."""
+    """The dev images with their formulas, or None where the list is missing or empty."""
     d = Path(processed_dir)
     if not (d / "validate_filter.lst").is_file():
         return None
-    samples = load_split(d, "validate")
+    samples = load_split(d, "dev")
     if not samples:
         return None
     chosen = samples[:limit]
@@ -112,9 +111,10 @@ def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split
     Images are read and preprocessed once, before any timing: `images_per_s` measures the model's decoding
     on `device`, not the disk and the CPU's image preprocessing.
     """
-    from ..training.checkpoint import load_model
-    from ..inference.predict import load_images as preprocessed, predict_arrays
+    from ..inference.predict import load_images as preprocessed
+    from ..inference.predict import predict_arrays
     from ..run.progress import progress
+    from ..training.checkpoint import load_model
 
     arrays = {split.name: preprocessed(split.paths) for split in splits}
     runs = []
@@ -177,19 +177,6 @@ def scored_split(run: Run, splits: list[Split]) -> tuple[Split, list[list[str]]]
     return Split("none", [], [], []), []
 
 
-def load_images(paths: list[Path]) -> list:
-    """Grey images for a gallery; None where a file is missing or unreadable."""
-    from ..data.images import ImageError, load_grey
-
-    out = []
-    for p in paths:
-        try:
-            out.append(load_grey(p))
-        except ImageError:
-            out.append(None)
-    return out
-
-
 def summary(runs: list[Run], chosen: Run, how: str, splits: list[Split], report: dict, **info) -> dict:
     """Everything metrics.json records: the choice, the submitted run's scores, every run, the lines."""
     return {**info, "submitted": {"model": chosen.model, "decoder": chosen.decoder, "chosen_by": how,
@@ -205,13 +192,15 @@ def summary(runs: list[Run], chosen: Run, how: str, splits: list[Split], report:
 
 def attention_example(name: str, path: Path, split: Split, device: str = "cpu", max_len: int = 150):
     """The attention maps of the first readable image of `split` greedily decoded by one checkpoint."""
+    from ..inference.decode import attention_maps
+    from ..inference.predict import load_images
     from ..training.checkpoint import load_model
-    from ..viz.attention import decode_with_attention, plot_attention
+    from ..viz.attention import plot_attention
 
     model, vocab, _ = load_model(path, device)
     for img_id, img in zip(split.ids, load_images(split.paths)):
         if img is not None:
-            tokens, maps, _ = decode_with_attention(model, img, vocab, max_len=max_len, device=device)
+            tokens, maps, _ = attention_maps(model, img, vocab, max_len=max_len, device=device)
             steps = list(range(min(len(maps), 6)))
             return plot_attention(img, maps, tokens, steps=steps,
                                   title=f"{name}: {img_id} -> {metrics.line_of(tokens)[:80]}")

@@ -6,11 +6,12 @@ emitted tokens (the <EOS> included when emitted). Beam scores are the ranking sc
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from ..data.vocab import EOS_ID, SOS_ID, Vocab
 from ..models.base import Im2SeqModel, index_rows
-from ..data.vocab import EOS_ID, SOS_ID
 
 
 def length_penalty(length: int | Tensor, alpha: float) -> float | Tensor:
@@ -162,3 +163,21 @@ def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, 
             if g > best_score[i]:
                 best_score[i], out[i] = g, s
     return out, best_score
+
+
+def attention_maps(model: Im2SeqModel, image, vocab: Vocab, max_len: int = 150,
+                   device: str | torch.device = "cpu") -> tuple[list[str], np.ndarray, tuple[int, int]]:
+    """Greedy-decode one image (uint8 H x W, or a float tensor in 0..1): (tokens, attention [steps, h, w]
+    for each token then <EOS>, (h, w))."""
+    if isinstance(image, Tensor):
+        x = image.detach().float().reshape(1, 1, *image.shape[-2:])
+    else:
+        arr = np.asarray(image)
+        x = torch.from_numpy(arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))[None, None]
+    was_training = model.training
+    model.eval()
+    try:
+        seqs, _, maps, hw = greedy(model, x.to(device), max_len=max_len, return_attention=True)
+    finally:
+        model.train(was_training)
+    return vocab.decode(seqs[0]), maps[0].reshape(-1, *hw).numpy(), tuple(hw)

@@ -15,18 +15,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..run import atomic
-from ..run.profiles import DEFAULT_BUCKETS
-from .decode import beam_search, greedy
-from ..data.images import ImageError, has_ink, load_grey, preprocess
-from ..models.base import Im2SeqModel
-from ..training.precision import choose
-from ..run.progress import progress
+from ..data.images import IMAGE_EXTS, ImageError, has_ink, load_grey, preprocess
 from ..data.vocab import Vocab
+from ..models.base import Im2SeqModel
+from ..run.profiles import DEFAULT_BUCKETS
+from ..run.progress import progress
+from ..training.precision import choose
+from .decode import beam_search, greedy
 
 NO_FORMULA = "-"
 PREDICT_PIXELS = 32 * 800 * 100  # pixel budget of a decoding batch (beam search: divided by the beam width)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 
 
 def load_images(paths: Sequence[str | Path], buckets=DEFAULT_BUCKETS) -> list[np.ndarray | None]:
@@ -88,11 +86,6 @@ def predict_paths(model: Im2SeqModel, vocab: Vocab, paths: Sequence[str | Path],
                           device=device, max_len=max_len, alpha=alpha)
 
 
-def write_result(lines: Sequence[str], path: str | Path) -> Path:
-    """Write the prediction file atomically: one line per image."""
-    return atomic.write_text(path, "".join(f"{line}\n" for line in lines))
-
-
 def list_images(folder: str | Path, ids: str | Path | None = None) -> list[Path]:
     """Image paths in the order of the id file (one name per line), else all images sorted by name."""
     folder = Path(folder)
@@ -101,10 +94,11 @@ def list_images(folder: str | Path, ids: str | Path | None = None) -> list[Path]
         return [folder / n for n in names]
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such image folder")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..evaluation.submission import write_result
     from ..training.checkpoint import load_model
 
     ap = argparse.ArgumentParser(prog="python -m lib.predict", description=__doc__.splitlines()[0])

@@ -7,8 +7,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..run.profiles import Profile
 from ..data.vocab import PAD_ID
+from ..run.profiles import Profile
 from .base import Im2SeqModel
 from .cnn import VGGEncoder, check_size
 

@@ -9,6 +9,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from ..training.precision import pick_device
 from .profiles import Profile, get_profile
 
 HOME_ENV = "IM2LATEX_HOME"      # where data/ and outputs/ live (default: the repository)
@@ -59,28 +63,10 @@ def default_home(root: Path, drive: bool = False) -> Path:
 
 
 def seed_everything(seed: int) -> None:
+    """Python's, numpy's and torch's random streams."""
     random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed)
-    except ImportError:
-        pass
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:
-        pass
-
-
-def pick_device(prefer: str = "auto") -> str:
-    """`cuda` when available (or asked), else `cpu`."""
-    import torch
-
-    if prefer == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return prefer
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 @dataclass
@@ -142,7 +128,7 @@ def start(step: str, profile: str = "auto", data: str = "demo", run: str = "", s
     run = run or os.environ.get(RUN_ENV, "") or f"{prof.name}-{data}"
     home = default_home(root, drive=drive)
     ctx = Context(root=root, home=home, profile=prof, data=data, run=run, step=step,
-                  device=pick_device(), seed=seed)
+                  device=str(pick_device()), seed=seed)
     ctx.out.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     if not quiet:

@@ -116,11 +116,9 @@ def resolve_profile_name(name: str = "auto") -> str:
     if name in (None, "", "auto"):
         name = os.environ.get(PROFILE_ENV, "") or "auto"
     if name == "auto":
-        try:
-            import torch
-            name = "gpu" if torch.cuda.is_available() else "cpu"
-        except ImportError:
-            name = "cpu"
+        import torch
+
+        name = "gpu" if torch.cuda.is_available() else "cpu"
     if name not in _PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} or 'auto'")
     return name

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from . import atomic
+from .notebook import SOURCES, default_home, repo_root
 from .profiles import resolve_profile_name
 from .progress import HEADLESS_ENV
-from .notebook import SOURCES, default_home, repo_root
 
 NOTEBOOK_RE = re.compile(r"^(\d\d)_.*\.ipynb$")
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C; kill, a scheduler or tmux ending the session

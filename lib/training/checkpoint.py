@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..run import atomic
+from ..data.vocab import Vocab
 from ..models import build_model
 from ..models.base import Im2SeqModel
-from ..data.vocab import Vocab
+from ..run import atomic
 
 
 def rng_state() -> dict:

@@ -1,7 +1,10 @@
-"""The training loop shared by both models: AdamW, LR schedule, mixed precision, checkpoints, resume, logs."""
+"""The training loop shared by both models: one step, one epoch, the end of an epoch, resume, `train_model`.
+
+A run is a `Run` (model, optimiser, loaders, config) and a `TrainState` (where it is). `last.pt` holds both,
+written atomically after every epoch and every `checkpoint_minutes`, so a killed run resumes where it was.
+"""
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import time
@@ -11,21 +14,20 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..run import atomic
-from . import checkpoint
-from ..run.profiles import Profile
+from ..data import LIST_NAMES
 from ..data.dataset import FormulaDataset, get_transform, load_vocab, make_loader, set_epoch
+from ..data.vocab import PAD_ID, Vocab
 from ..models import model_from_profile
-from ..run.parallel import loader_workers
-from .precision import Precision, choose
-from ..run.progress import progress
 from ..run.notebook import seed_everything
+from ..run.parallel import loader_workers
+from ..run.profiles import Profile
+from ..run.progress import progress
+from . import checkpoint, logs
+from .config import TrainConfig, TrainResult, field_names
+from .precision import Precision, choose
+from .schedule import lr_factor, set_lr
+from .schedule import progress as run_progress
 from .validation import validate
-from ..data.vocab import PAD_ID
-
-STEP_COLUMNS = ("step", "epoch", "loss", "lr", "images_per_s", "elapsed_s")
-EPOCH_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_token_acc", "val_exact_match", "val_edit_score",
-                 "lr", "images_per_s", "epoch_s")
 
 
 class TrainingInterrupted(RuntimeError):
@@ -33,89 +35,64 @@ class TrainingInterrupted(RuntimeError):
 
 
 @dataclass
-class TrainConfig:
-    """Training knobs: from the profile, `profile.extra`, then keyword overrides of `train_model`."""
+class TrainState:
+    """Where a run is: saved in `last.pt`, so a resumed run goes on exactly from there."""
 
-    epochs: int = 10
-    max_minutes: float | None = None
-    batch_size: int = 16
-    batch_pixels: int | None = None  # pixel budget per batch (large buckets get fewer images)
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    schedule: str = "step"          # step (MultiStepLR, x gamma every lr_step epochs) | cosine | constant
-    lr_step: int = 5
-    lr_gamma: float = 0.5
-    warmup_steps: int = 100         # cosine only
-    label_smoothing: float = 0.0
-    grad_clip: float = 1.0
-    checkpoint_minutes: float = 10.0
-    patience: int = 5
-    val_limit: int | None = None
-    workers: int = 0
-    max_len: int = 152              # decoding limit in validation
-    stop_after_steps: int | None = None
-
-    @classmethod
-    def from_profile(cls, profile: Profile, **overrides) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        base = {k: v for k, v in profile.as_dict().items() if k in names}
-        base["max_len"] = profile.max_tokens + 2
-        base.update({k: v for k, v in profile.extra.items() if k in names})
-        base.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**base)
-
-
-@dataclass
-class TrainResult:
-    out_dir: Path
-    best_path: Path
-    last_path: Path
-    best_metric: float
-    epochs_run: int
-    wall_s: float
+    epoch: int = 0                  # epochs finished
+    batch: int = 0                  # batches done in the current epoch
+    step: int = 0                   # optimiser steps
+    best: float = -1.0              # best validation edit score (best.pt)
+    best_loss: float = math.inf     # best validation loss
+    bad_epochs: int = 0             # epochs since either improved (early stopping)
+    seconds: float = 0.0            # wall time of the run so far, validation included
+    ep_loss: float = 0.0            # sum of loss x images in the current epoch
+    ep_images: int = 0
+    ep_seconds: float = 0.0         # training time of the current epoch (validation excluded)
     history: list[dict] = field(default_factory=list)
 
 
-def make_scheduler(opt, cfg: TrainConfig, steps_per_epoch: int):
-    """(scheduler, per_step): MultiStepLR per epoch, or warm-up + cosine / constant per step."""
-    if cfg.schedule == "step":
-        milestones = list(range(cfg.lr_step, 10000, cfg.lr_step))
-        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=cfg.lr_gamma), False
-    total = max(1, cfg.epochs * steps_per_epoch)
-    if cfg.schedule == "cosine":
-        def factor(s: int) -> float:
-            if s < cfg.warmup_steps:
-                return (s + 1) / cfg.warmup_steps
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (s - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))))
-    elif cfg.schedule == "constant":
-        def factor(s: int) -> float:
-            return 1.0
-    else:
-        raise ValueError(f"unknown schedule {cfg.schedule!r}: choose step, cosine or constant")
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor), True
+@dataclass
+class Run:
+    """One training run's parts; `clock` is when this session's share of `state.seconds` started."""
+
+    name: str
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    prec: Precision
+    cfg: TrainConfig
+    vocab: Vocab
+    train_loader: torch.utils.data.DataLoader
+    val_loader: torch.utils.data.DataLoader
+    out: Path
+    seed: int
+    config: dict
+    state: TrainState = field(default_factory=TrainState)
+    clock: float = field(default_factory=time.monotonic)
+    log_every: int = 50
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.train_loader.batch_sampler) + self.train_loader.batch_sampler.start
+
+    def elapsed(self) -> float:
+        return self.state.seconds + time.monotonic() - self.clock
+
+    def out_of_time(self) -> bool:
+        return self.cfg.budget_s is not None and self.elapsed() >= self.cfg.budget_s
+
+    def save_last(self) -> None:
+        now = time.monotonic()
+        self.state.seconds += now - self.clock
+        self.clock = now
+        checkpoint.save(self.out / "last.pt", self.model, self.vocab, model_name=self.name, optimizer=self.opt,
+                        scaler=self.scaler, epoch=self.state.epoch, step=self.state.step,
+                        best_metric=self.state.best, config=self.config,
+                        train_state=dataclasses.asdict(self.state))
 
 
-def _csv_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def _reset_csv(path: Path, columns: tuple, keep=lambda row: False) -> None:
-    """Rewrite a log keeping only rows `keep` accepts (a resumed run drops rows after its checkpoint)."""
-    rows = [r for r in _csv_rows(path) if keep(r)]
-    lines = [",".join(columns)] + [",".join(str(r.get(c, "")) for c in columns) for r in rows]
-    atomic.write_text(path, "\n".join(lines) + "\n")
-
-
-def _append(path: Path, columns: tuple, row: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in columns) + "\n")
-
-
-def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfig) -> float:
-    """One optimiser step with teacher forcing; returns the batch's mean token loss."""
+def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfig) -> torch.Tensor:
+    """One optimiser step with teacher forcing; the batch's mean token loss, left on the device (no sync)."""
     images = batch["images"].to(prec.device, non_blocking=True)
     mask = batch["mask"].to(prec.device, non_blocking=True)
     tgt = batch["tgt"].to(prec.device, non_blocking=True)
@@ -129,7 +106,128 @@ def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfi
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     scaler.step(opt)
     scaler.update()
-    return loss.item()
+    return loss.detach()
+
+
+def run_epoch(run: Run) -> bool:
+    """Train the rest of the current epoch; True when the time budget ended it early."""
+    st, cfg = run.state, run.cfg
+    run.model.train()
+    set_epoch(run.train_loader, st.epoch, st.batch, run.seed)
+    per_epoch = run.steps_per_epoch
+    bar = progress(total=per_epoch, desc=f"epoch {st.epoch + 1}", unit="batch")
+    bar.update(st.batch)
+    t_ep = t_win = last_ckpt = time.monotonic()
+    win_images, ep_loss = 0, torch.zeros((), device=run.prec.device)
+    stopped = False
+    for batch in run.train_loader:
+        set_lr(run.opt, cfg.lr * lr_factor(cfg, st.epoch, st.step,
+                                           run_progress(cfg, st.step, per_epoch, run.elapsed())))
+        loss = train_step(run.model, batch, run.prec, run.opt, run.scaler, cfg)
+        n = batch["images"].shape[0]
+        ep_loss += loss * n
+        st.step, st.batch, st.ep_images, win_images = st.step + 1, st.batch + 1, st.ep_images + n, win_images + n
+        bar.update()
+        now = time.monotonic()
+        if st.step % run.log_every == 0:  # the only host sync of a training step
+            value = float(loss)
+            bar.set_postfix(loss=value)
+            logs.append(run.out / "log_steps.csv", logs.STEP_COLUMNS, {
+                "step": st.step, "epoch": st.epoch + 1, "loss": value, "lr": run.opt.param_groups[0]["lr"],
+                "images_per_s": win_images / max(now - t_win, 1e-9), "elapsed_s": run.elapsed()})
+            t_win, win_images = now, 0
+        if now - last_ckpt >= cfg.checkpoint_minutes * 60:
+            st.ep_loss, ep_loss = st.ep_loss + float(ep_loss), torch.zeros_like(ep_loss)
+            st.ep_seconds, t_ep = st.ep_seconds + now - t_ep, now
+            run.save_last()
+            last_ckpt = time.monotonic()
+        if cfg.stop_after_steps is not None and st.step >= cfg.stop_after_steps:
+            raise TrainingInterrupted(f"stopped after step {st.step} (stop_after_steps)")
+        if run.out_of_time():
+            stopped = True  # the time budget ends this (partial) epoch; it is still validated
+            break
+    bar.close()
+    st.ep_loss += float(ep_loss)
+    st.ep_seconds += time.monotonic() - t_ep
+    return stopped
+
+
+def end_epoch(run: Run) -> dict:
+    """Validate, log, decide early stopping, write last.pt (and best.pt when the edit score improved)."""
+    st = run.state
+    metrics = validate(run.model, run.val_loader, run.prec, max_len=run.cfg.max_len)
+    row = {"epoch": st.epoch + 1, "step": st.step, "train_loss": st.ep_loss / max(st.ep_images, 1), **metrics,
+           "lr": run.opt.param_groups[0]["lr"], "images_per_s": st.ep_images / max(st.ep_seconds, 1e-9),
+           "epoch_s": st.ep_seconds, "elapsed_s": run.elapsed()}
+    st.history.append(row)
+    logs.append(run.out / "log_epochs.csv", logs.EPOCH_COLUMNS, row)
+    print(f"epoch {row['epoch']}: train loss {row['train_loss']:.3f}, val loss {row['val_loss']:.3f}, "
+          f"token acc {row['val_token_acc']:.1f}, exact {row['val_exact_match']:.1f}, "
+          f"edit {row['val_edit_score']:.1f}, {row['images_per_s']:.1f} images/s, "
+          f"{row['elapsed_s'] / 60:.1f} min", flush=True)
+    improved = row["val_edit_score"] > st.best
+    st.best = max(st.best, row["val_edit_score"])
+    # early stopping waits while either the edit score or the loss still improves (by 1 %): greedy edit
+    # scores of a young model are noisy and lag the loss, which would stop a learning run too soon
+    loss_improved = row["val_loss"] < 0.99 * st.best_loss
+    st.best_loss = min(st.best_loss, row["val_loss"])
+    st.bad_epochs = 0 if improved or loss_improved else st.bad_epochs + 1
+    st.epoch, st.batch, st.ep_loss, st.ep_images, st.ep_seconds = st.epoch + 1, 0, 0.0, 0, 0.0
+    run.save_last()
+    if improved:
+        checkpoint.save(run.out / "best.pt", run.model, run.vocab, model_name=run.name, epoch=st.epoch,
+                        step=st.step, best_metric=st.best, config=run.config, with_rng=False, metrics=row)
+    return row
+
+
+def resume_from_last(run: Run) -> bool:
+    """Continue from `last.pt` when there is one (True); else start the logs afresh (False)."""
+    last, st_log, ep_log = run.out / "last.pt", run.out / "log_steps.csv", run.out / "log_epochs.csv"
+    if not last.exists():
+        logs.reset(st_log, logs.STEP_COLUMNS)
+        logs.reset(ep_log, logs.EPOCH_COLUMNS)
+        return False
+    ckpt = checkpoint.load(last, "cpu")  # RNG states must stay on the CPU; weights are copied over
+    run.model.load_state_dict(ckpt["model"])
+    run.opt.load_state_dict(ckpt["optimizer"])
+    checkpoint.restore_scaler(run.scaler, ckpt["scaler"])
+    known = {f.name for f in dataclasses.fields(TrainState)}
+    run.state = TrainState(**{k: v for k, v in ckpt["train_state"].items() if k in known})
+    checkpoint.set_rng_state(ckpt["rng"])
+    st = run.state
+    print(f"resuming from {last}: epoch {st.epoch + 1}, batch {st.batch}, step {st.step}")
+    logs.reset(st_log, logs.STEP_COLUMNS, lambda r: int(r["step"]) <= st.step)
+    logs.reset(ep_log, logs.EPOCH_COLUMNS, lambda r: int(r["epoch"]) <= st.epoch)
+    return True
+
+
+def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
+            epochs: int | None = None, max_minutes: float | None = None, device=None, **overrides) -> Run:
+    """A fresh run: data, model (seeded), AdamW, loaders with the pixel budget, the precision of the device."""
+    names = field_names()
+    cfg = TrainConfig.from_profile(profile, epochs=epochs, max_minutes=max_minutes,
+                                   **{k: v for k, v in overrides.items() if k in names})
+    model_kw = {k: v for k, v in overrides.items() if k not in names}
+    out, processed_dir = Path(out_dir), Path(processed_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prec = choose(device)
+    vocab = load_vocab(processed_dir)
+    train_ds = FormulaDataset(processed_dir, "train", vocab, transform=get_transform(augment))
+    val_ds = FormulaDataset(processed_dir, "dev", vocab, limit=cfg.val_limit)
+    for ds, split in ((train_ds, "train"), (val_ds, "dev")):
+        if not len(ds):
+            raise ValueError(f"{processed_dir / LIST_NAMES[split]}: no {split} images to train on")
+    seed_everything(seed)
+    model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    workers = loader_workers(cfg.workers)
+    loaders = [make_loader(ds, cfg.batch_size, shuffle=shuffle, seed=seed, workers=workers, device=prec.device,
+                           max_pixels=cfg.batch_pixels) for ds, shuffle in ((train_ds, True), (val_ds, False))]
+    config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
+              "train": dataclasses.asdict(cfg), "precision": prec.name}
+    steps = len(loaders[0].batch_sampler)
+    return Run(model_name, model, opt, prec.grad_scaler(), prec, cfg, vocab, *loaders, out, seed, config,
+               log_every=max(1, min(50, steps // 4)))
 
 
 def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
@@ -137,133 +235,28 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
                 log_every: int | None = None, **overrides) -> TrainResult:
     """Train (or resume) `model_name` on a processed dataset; `last.pt`, `best.pt` and CSV logs in `out_dir`.
 
-    Keyword overrides that name a `TrainConfig` field (lr, label_smoothing, schedule...) tune training; the
-    rest are model hyper-parameters (dropout, d_model...).
+    `epochs` / `max_minutes` None take the profile's (`max_minutes=math.inf`: no time limit). Keyword
+    overrides that name a `TrainConfig` field (lr, label_smoothing, schedule...) tune training; the rest are
+    model hyper-parameters (dropout, d_model...).
     """
     t0 = time.monotonic()
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig.from_profile(profile, epochs=epochs, max_minutes=max_minutes,
-                                   **{k: v for k, v in overrides.items() if k in names})
-    model_kw = {k: v for k, v in overrides.items() if k not in names}
-    out, processed_dir = Path(out_dir), Path(processed_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    last_path, best_path = out / "last.pt", out / "best.pt"
-    step_log, epoch_log = out / "log_steps.csv", out / "log_epochs.csv"
-    prec = choose(device)
-    vocab = load_vocab(processed_dir)
-    train_ds = FormulaDataset(processed_dir, "train", vocab, transform=get_transform(augment))
-    val_ds = FormulaDataset(processed_dir, "validate", vocab, limit=cfg.val_limit)
-    for ds, split in ((train_ds, "train"), (val_ds, "validate")):
-        if not len(ds):
-            raise ValueError(f"{processed_dir / (split + '_filter.lst')}: no images to {split} on")
-    seed_everything(seed)
-    model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    workers = loader_workers(cfg.workers)
-    train_loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=seed, workers=workers,
-                               device=prec.device, max_pixels=cfg.batch_pixels)
-    val_loader = make_loader(val_ds, cfg.batch_size, shuffle=False, seed=seed, workers=workers,
-                             device=prec.device, max_pixels=cfg.batch_pixels)
-    steps_per_epoch = len(train_loader.batch_sampler)
-    sched, per_step = make_scheduler(opt, cfg, steps_per_epoch)
-    scaler = prec.grad_scaler()
-    log_every = log_every or max(1, min(50, steps_per_epoch // 4))
-    st = {"epoch": 0, "batch": 0, "step": 0, "best": -1.0, "best_loss": float("inf"), "bad_epochs": 0,
-          "history": [], "seconds": 0.0,
-          "ep_loss": 0.0, "ep_images": 0, "ep_seconds": 0.0}
-    config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
-              "train": dataclasses.asdict(cfg), "precision": prec.name}
-    if resume and last_path.exists():
-        ckpt = checkpoint.load(last_path, "cpu")  # RNG states must stay on the CPU; weights are copied over
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        checkpoint.restore_scaler(scaler, ckpt["scaler"])
-        st.update(ckpt["train_state"])
-        checkpoint.set_rng_state(ckpt["rng"])
-        print(f"resuming from {last_path}: epoch {st['epoch'] + 1}, batch {st['batch']}, step {st['step']}")
-        _reset_csv(step_log, STEP_COLUMNS, lambda r: int(r["step"]) <= st["step"])
-        _reset_csv(epoch_log, EPOCH_COLUMNS, lambda r: int(r["epoch"]) <= st["epoch"])
+    run = prepare(model_name, processed_dir, out_dir, profile, augment=augment, seed=seed, epochs=epochs,
+                  max_minutes=max_minutes, device=device, **overrides)
+    run.log_every = log_every or run.log_every
+    if resume:
+        resume_from_last(run)
     else:
-        _reset_csv(step_log, STEP_COLUMNS)
-        _reset_csv(epoch_log, EPOCH_COLUMNS)
-    print(f"{model_name}: {model.num_parameters():,} parameters, {prec}, {len(train_ds)} train / "
-          f"{len(val_ds)} validation images, {steps_per_epoch} steps per epoch")
-
-    def save_last() -> None:
-        st["seconds"] += time.monotonic() - st.pop("_t", time.monotonic())
-        checkpoint.save(last_path, model, vocab, model_name=model_name, optimizer=opt, scheduler=sched,
-                        scaler=scaler, epoch=st["epoch"], step=st["step"], best_metric=st["best"], config=config,
-                        train_state={k: v for k, v in st.items() if not k.startswith("_")})
-        st["_t"] = time.monotonic()
-
-    def out_of_time() -> bool:
-        spent = st["seconds"] + time.monotonic() - st["_t"]
-        return cfg.max_minutes is not None and spent >= cfg.max_minutes * 60
-
-    st["_t"] = time.monotonic()
-    last_ckpt, stop = time.monotonic(), False
-    while st["epoch"] < cfg.epochs and st["bad_epochs"] < cfg.patience and not out_of_time():
-        model.train()
-        set_epoch(train_loader, st["epoch"], st["batch"], seed)
-        t_ep, t_win, win_images = time.monotonic(), time.monotonic(), 0
-        bar = progress(total=steps_per_epoch, desc=f"epoch {st['epoch'] + 1}", unit="batch")
-        bar.update(st["batch"])
-        for batch in train_loader:
-            loss = train_step(model, batch, prec, opt, scaler, cfg)
-            if per_step:
-                sched.step()
-            n = batch["images"].shape[0]
-            st["step"] += 1
-            st["batch"] += 1
-            st["ep_loss"] += loss * n
-            st["ep_images"] += n
-            win_images += n
-            bar.update()
-            bar.set_postfix(loss=loss)
-            if st["step"] % log_every == 0:
-                now = time.monotonic()
-                _append(step_log, STEP_COLUMNS, {"step": st["step"], "epoch": st["epoch"] + 1, "loss": loss,
-                                                 "lr": opt.param_groups[0]["lr"],
-                                                 "images_per_s": win_images / max(now - t_win, 1e-9),
-                                                 "elapsed_s": st["seconds"] + now - st["_t"]})
-                t_win, win_images = now, 0
-            if time.monotonic() - last_ckpt >= cfg.checkpoint_minutes * 60:
-                st["ep_seconds"] += time.monotonic() - t_ep
-                save_last()
-                t_ep = last_ckpt = time.monotonic()
-            if cfg.stop_after_steps is not None and st["step"] >= cfg.stop_after_steps:
-                raise TrainingInterrupted(f"stopped after step {st['step']} (stop_after_steps)")
-            if out_of_time():
-                stop = True  # the time budget ends this (partial) epoch; it is still validated
-                break
-        bar.close()
-        st["ep_seconds"] += time.monotonic() - t_ep
-        metrics = validate(model, val_loader, prec, max_len=cfg.max_len)
-        row = {"epoch": st["epoch"] + 1, "step": st["step"], "train_loss": st["ep_loss"] / max(st["ep_images"], 1),
-               **metrics, "lr": opt.param_groups[0]["lr"],
-               "images_per_s": st["ep_images"] / max(st["ep_seconds"], 1e-9), "epoch_s": st["ep_seconds"]}
-        st["history"].append(row)
-        _append(epoch_log, EPOCH_COLUMNS, row)
-        print(f"epoch {row['epoch']}: train loss {row['train_loss']:.3f}, val loss {row['val_loss']:.3f}, "
-              f"token acc {row['val_token_acc']:.1f}, exact {row['val_exact_match']:.1f}, "
-              f"edit {row['val_edit_score']:.1f}, {row['images_per_s']:.1f} images/s", flush=True)
-        if not per_step:
-            sched.step()
-        improved = row["val_edit_score"] > st["best"]
-        st["best"] = max(st["best"], row["val_edit_score"])
-        # early stopping waits while either the edit score or the loss still improves (by 1 %): greedy edit
-        # scores of a young model are noisy and lag the loss, which would stop a learning run too soon
-        loss_improved = row["val_loss"] < 0.99 * st["best_loss"]
-        st["best_loss"] = min(st["best_loss"], row["val_loss"])
-        st["bad_epochs"] = 0 if improved or loss_improved else st["bad_epochs"] + 1
-        st.update(epoch=st["epoch"] + 1, batch=0, ep_loss=0.0, ep_images=0, ep_seconds=0.0)
-        save_last()
-        last_ckpt = time.monotonic()
-        if improved:
-            checkpoint.save(best_path, model, vocab, model_name=model_name, epoch=st["epoch"], step=st["step"],
-                            best_metric=st["best"], config=config, with_rng=False, metrics=row)
-        if stop:
+        logs.reset(run.out / "log_steps.csv", logs.STEP_COLUMNS)
+        logs.reset(run.out / "log_epochs.csv", logs.EPOCH_COLUMNS)
+    st = run.state
+    print(f"{model_name}: {run.model.num_parameters():,} parameters, {run.prec}, "
+          f"{len(run.train_loader.dataset)} train / {len(run.val_loader.dataset)} validation images, "
+          f"{run.steps_per_epoch} steps per epoch")
+    run.clock = time.monotonic()
+    while st.epoch < run.cfg.epochs and st.bad_epochs < run.cfg.patience and not run.out_of_time():
+        stopped = run_epoch(run)
+        end_epoch(run)
+        if stopped:
             break
-    wall = time.monotonic() - t0
-    return TrainResult(out, best_path, last_path, st["best"], len(st["history"]), wall, list(st["history"]))
+    return TrainResult(run.out, run.out / "best.pt", run.out / "last.pt", st.best, len(st.history),
+                       time.monotonic() - t0, list(st.history))

@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..inference.decode import greedy
+from ..data.vocab import EOS_ID, PAD_ID
 from ..evaluation.metrics import edit_score
+from ..inference.decode import greedy
 from ..models.base import Im2SeqModel
 from .precision import Precision
-from ..data.vocab import EOS_ID, PAD_ID
 
 DECODE_SLACK = 10  # greedy stops at most this many tokens after the reference length
 
@@ -25,7 +25,7 @@ def validate(model: Im2SeqModel, loader, prec: Precision, max_len: int = 150, li
     """val_loss, val_token_acc, val_exact_match, val_edit_score (and predictions: (name, hyp, ref) ids)."""
     was_training = model.training
     model.eval()
-    loss_sum, tokens, correct = 0.0, 0, 0
+    loss_sum = tokens = correct = torch.zeros((), dtype=torch.float64, device=prec.device)  # summed on the device
     refs, hyps, names = [], [], []
     for n, batch in enumerate(loader):
         if limit_batches is not None and n >= limit_batches:
@@ -36,16 +36,17 @@ def validate(model: Im2SeqModel, loader, prec: Precision, max_len: int = 150, li
         with prec.autocast():
             logits = model(images, tgt[:, :-1], mask).float()
             gold = tgt[:, 1:]
-            loss_sum += F.cross_entropy(logits.transpose(1, 2), gold, ignore_index=PAD_ID, reduction="sum").item()
+            loss_sum = loss_sum + F.cross_entropy(logits.transpose(1, 2), gold, ignore_index=PAD_ID, reduction="sum")
             real = gold != PAD_ID
-            tokens += int(real.sum())
-            correct += int(((logits.argmax(-1) == gold) & real).sum())
+            tokens = tokens + real.sum()
+            correct = correct + ((logits.argmax(-1) == gold) & real).sum()
             seqs, _ = greedy(model, images, mask, max_len=min(max_len, tgt.shape[1] + DECODE_SLACK))
         refs += [strip(r) for r in tgt.tolist()]
         hyps += seqs
         names += batch["names"]
     model.train(was_training)
-    out = {"val_loss": loss_sum / max(tokens, 1), "val_token_acc": 100.0 * correct / max(tokens, 1),
+    loss_sum, tokens, correct = float(loss_sum), max(float(tokens), 1.0), float(correct)
+    out = {"val_loss": loss_sum / tokens, "val_token_acc": 100.0 * correct / tokens,
            "val_exact_match": 100.0 * sum(r == h for r, h in zip(refs, hyps)) / max(len(refs), 1),
            "val_edit_score": edit_score(refs, hyps)}
     if return_predictions:

@@ -6,8 +6,6 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..data.vocab import Vocab
-
 
 def as_image(image) -> np.ndarray:
     """A [H, W] float array from a [1, H, W] / [H, W] tensor or array (0..1 or uint8)."""
@@ -16,22 +14,6 @@ def as_image(image) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"expected one grey image, got shape {arr.shape}")
     return arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0)
-
-
-def decode_with_attention(model, image, vocab: Vocab, max_len: int = 150,
-                          device: str | torch.device = "cpu") -> tuple[list[str], np.ndarray, tuple[int, int]]:
-    """Greedy-decode one image: (tokens, attention [steps, h, w] for each token then <EOS>, (h, w))."""
-    from ..inference.decode import greedy
-
-    x = torch.from_numpy(as_image(image))[None, None].to(device)
-    was_training = model.training
-    model.eval()
-    try:
-        seqs, _, maps, hw = greedy(model, x, max_len=max_len, return_attention=True)
-    finally:
-        model.train(was_training)
-    tokens = vocab.decode(seqs[0])
-    return tokens, maps[0].reshape(-1, *hw).numpy(), tuple(hw)
 
 
 def plot_attention(image, maps: np.ndarray, tokens: Sequence[str], steps: Sequence[int] | None = None,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -63,28 +62,5 @@ def plot_curves(history_or_csv_path, title: str = ""):
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def prediction_gallery(images: Sequence, preds: Sequence[str], truths: Sequence[str] | None = None,
-                       ncols: int = 2, max_items: int = 12):
-    """Each image with its prediction (green when equal to the truth, red otherwise) and the truth."""
-    import matplotlib.pyplot as plt
-
-    n = min(len(images), max_items)
-    nrows = max(1, (n + ncols - 1) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 1.9 * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i in range(n):
-        ax = axes.flat[i]
-        img = images[i]
-        img = img.squeeze().cpu().numpy() if hasattr(img, "cpu") else np.asarray(img).squeeze()
-        ax.imshow(img, cmap="gray", vmin=0, vmax=255 if img.max() > 1 else 1)
-        truth = truths[i] if truths is not None else None
-        color = "black" if truth is None else ("green" if preds[i] == truth else "red")
-        text = f"pred:  {preds[i]}" + (f"\ntruth: {truth}" if truth is not None else "")
-        ax.set_title(text, fontsize=8, loc="left", color=color, family="monospace")
     fig.tight_layout()
     return fig

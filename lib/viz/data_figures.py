@@ -11,8 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ..data import annotations as ann
-from ..data import inkml, ocr_labels as labels, latex
-from ..evaluation.analysis import markdown_table  # noqa: F401  (the notebooks show tables through data_plots too)
+from ..data import latex, ocr_labels
 from ..data.images import ImageError, load_grey
 
 # OCR labels hold Chinese; without a CJK font matplotlib draws boxes and warns at every draw
@@ -31,8 +30,8 @@ def _plain(text: str) -> str:
 
 def _label_text(path: Path) -> str:
     try:
-        return labels.read_label(path)[0].strip()
-    except labels.LabelError as e:
+        return ocr_labels.read_label(path)[0].strip()
+    except ocr_labels.LabelError as e:
         return f"<{e}>"
 
 
@@ -149,26 +148,10 @@ def token_examples(interim: Path, n: int = 5, plain: bool = False) -> list[dict]
     out = []
     for p in sorted((Path(interim) / "train").glob("*.txt")):
         text = _label_text(p)
-        v = labels.classify(text, plain=plain)
+        v = ocr_labels.classify(text, plain=plain)
         if v.ok:
             out.append({"file": p.name, "raw": f"`{text}`", "tokens": f"`{latex.join(latex.tokenize(text))}`",
                         "normalised": f"`{latex.join(v.tokens)}`"})
         if len(out) >= n:
             break
     return out
-
-
-def inkml_sample(path: Path):
-    """One InkML file: its traces with the symbol boxes, next to the rendered image."""
-    ink = inkml.read_inkml(path)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 2.5))
-    for tr in ink.traces:
-        a.plot(tr[:, 0], tr[:, 1], "k-", linewidth=1)
-    a.invert_yaxis()
-    a.set_aspect("equal")
-    a.set_title(f"{Path(path).name} traces: {_plain(ink.truth or '')}", fontsize=8)
-    b.imshow(inkml.render(ink), cmap="gray", vmin=0, vmax=255)
-    b.set_title("rendered")
-    for ax in (a, b):
-        ax.axis("off")
-    return fig

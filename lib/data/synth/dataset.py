@@ -14,12 +14,12 @@ from PIL import Image
 from ...run.atomic import write_json, write_text
 from ...run.parallel import default_workers
 from ...run.progress import progress
-from .grammar import sample_formula
+from .. import SPLITS
 from .defects import BOX_DEFECTS, CLASS_NAME, LABEL_DEFECTS, annotate_box, label_bytes, voc_xml, yolo_txt
+from .grammar import sample_formula
 from .pages import Formula, compose_page
 
 VERSION = 1
-SPLITS = ("train", "dev", "test")
 LABEL_RATES = {"error": 0.05, "multiline": 0.03, "chinese": 0.04, "empty": 0.02, "gbk": 0.02, "bom": 0.02}
 BOX_RATES = {"tight": 0.08, "loose": 0.08, "outside": 0.04, "zero": 0.02, "duplicate": 0.03}
 YOLO_RATE, RGB_RATE, HAND_RATE = 0.08, 0.3, 0.6

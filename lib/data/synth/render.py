@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -167,8 +167,3 @@ def render_formula(latex: str, rng: np.random.Generator, style: Style | str | No
     """One formula as a grey uint8 image (white background, dark ink): handy for fixtures and previews."""
     cov = render_mask(latex, rng, style)
     return np.round(255.0 * (1.0 - 0.92 * cov)).astype(np.uint8)
-
-
-def with_size(style: Style, size: float) -> Style:
-    """The same style at another em size."""
-    return replace(style, size=size)

@@ -6,9 +6,41 @@ from typing import Callable
 import numpy as np
 
 from .expressions import (
-    ARC, ARITH, ARROWS, CAPCUP, CONG_SIM, DOTS, GREEK, INT_VALS, IN_NOTIN, LIM_VALS, LOG, LT, MAXMIN,
-    PAR_PERP, PERCENT, PLUS_DOT, POINTS, QUANT, REL, SETS, SUBSETS, SUM_BODIES, SUPERSETS, TRIG, TRIG_VALS,
-    VARS, VEC_VALS, WEDGE_VEE, braced, expr, indexed, interval, number, pick, set_expr,
+    ARC,
+    ARITH,
+    ARROWS,
+    CAPCUP,
+    CONG_SIM,
+    DOTS,
+    GREEK,
+    IN_NOTIN,
+    INT_VALS,
+    LIM_VALS,
+    LOG,
+    LT,
+    MAXMIN,
+    PAR_PERP,
+    PERCENT,
+    PLUS_DOT,
+    POINTS,
+    QUANT,
+    REL,
+    SETS,
+    SUBSETS,
+    SUM_BODIES,
+    SUPERSETS,
+    TRIG,
+    TRIG_VALS,
+    VARS,
+    VEC_VALS,
+    WEDGE_VEE,
+    braced,
+    expr,
+    indexed,
+    interval,
+    number,
+    pick,
+    set_expr,
 )
 
 
@@ -58,7 +90,7 @@ def f_sequence(rng: np.random.Generator) -> str:
         return (f"{indexed(rng, 'a')} = {pick(rng, ['2', '3', ''])} a _ {{ n }} {pick(rng, ['+', '-'])} "
                 f"{number(rng, True)}")
     if r < 0.6:
-        return rf"S _ {{ n }} = \frac {{ n ( a _ {{ 1 }} + a _ {{ n }} ) }} {{ 2 }}" if rng.random() < 0.3 else \
+        return r"S _ { n } = \frac { n ( a _ { 1 } + a _ { n } ) } { 2 }" if rng.random() < 0.3 else \
             rf"S _ {{ n }} = {expr(rng, 'n', 1)}"
     if r < 0.8:
         return rf"\sum _ {{ k = 1 }} ^ {{ n }} {pick(rng, SUM_BODIES)} = {expr(rng, 'n', 1)}"
