@@ -22,8 +22,8 @@ sys.path.insert(0, str(root))
 import lib
 if not Path(lib.__file__).resolve().is_relative_to(root):
     raise ImportError(f"'lib' comes from {lib.__file__}, not {root}: pip uninstall lib")
-from lib.run import notebook as setup
-ctx = setup.start(step=STEP, profile=profile, data=data, run=run, seed=seed, drive=drive)'''
+from lib.run.notebook import start
+ctx = start(step=STEP, profile=profile, data=data, run=run, seed=seed, drive=drive)'''
 
 
 def make_notebook(path: Path, step: str, code_cells: list[str], root: Path | None = None) -> Path:

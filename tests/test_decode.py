@@ -105,3 +105,23 @@ def test_benchmarks_print_json_last(tmp_path, capsys):
                  "--tokens", "4", "--batch-size", "2", "--threads", "1"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["images_per_s"] > 0 and res["peak_mem_mb"] > 0
+
+
+def test_learning_benchmark_prints_its_figures(tmp_path, capsys, monkeypatch):
+    import json
+
+    from lib.bench import main
+
+    monkeypatch.setenv("IM2LATEX_HOME", str(tmp_path))
+    assert main(["learn", "--profile", "smoke", "--pages", "4", "--minutes", "0.15", "--threads", "1",
+                 "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    keys = {"exact_match", "course_score", "edit_score", "bleu4", "minutes", "steps", "images_per_s",
+            "train_formulas", "minutes_to_em"}
+    assert keys <= set(res) and set(res["minutes_to_em"]) == {"10", "25", "50"}
+    assert 0 <= res["exact_match"] <= 100 and res["steps"] > 0 and res["train_formulas"] > 0
+    assert 0 < res["minutes"] < 2 and res["images_per_s"] > 0
+    data = tmp_path / "data" / "bench" / "demo-p4-s0" / "processed"
+    stamp = (data / "bench.json").stat().st_mtime
+    assert main(["learn", "--profile", "smoke", "--pages", "4", "--minutes", "0.05", "--threads", "1"]) == 0
+    assert (data / "bench.json").stat().st_mtime == stamp  # the demo set is reused, not made again

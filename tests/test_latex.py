@@ -106,7 +106,7 @@ def test_stable_on_every_crohme_truth():
 def test_stable_on_every_demo_label(tmp_path):
     import json
 
-    synth = pytest.importorskip("lib.data.synth", reason="lib.synth (demo generator) not available")
+    from lib.data import synth
     from lib.data.ocr_labels import LabelError, read_label
 
     synth.generate(tmp_path / "demo", 4, 0)

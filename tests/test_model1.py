@@ -1,8 +1,6 @@
 """Model 1 (im2markup): shapes, masks, attention, incremental decoding, rebuild, a tiny overfit."""
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -15,7 +13,6 @@ from lib.run.profiles import get_profile
 
 TINY = dict(cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=16, dec_hidden=32, embed=16, dropout=0.0)
 V = 20
-HAS_DECODE = importlib.util.find_spec("lib.inference.decode") is not None
 
 
 
@@ -145,7 +142,7 @@ def render(text: str, size: tuple[int, int] = (32, 96)) -> np.ndarray:
 
 
 def local_greedy(model, images: torch.Tensor, max_len: int) -> list[list[int]]:
-    """Plain greedy decoding through `step` (independent of lib.decode)."""
+    """Plain greedy decoding through `step` (independent of lib.inference.decode)."""
     memory = model.encode(images)
     state = model.init_state(memory)
     tokens = torch.full((images.shape[0],), SOS_ID, dtype=torch.long)
@@ -192,7 +189,6 @@ def test_tiny_overfit_reaches_exact_match(overfit):
     assert [vocab.decode(h) for h in hyps] == [f.split() for f in FORMULAS], f"after {steps} steps"
 
 
-@pytest.mark.skipif(not HAS_DECODE, reason="lib.decode not written yet")
 def test_lib_decode_greedy_cached_uncached_and_beam_one_agree(overfit):
     from lib.inference import decode
 
@@ -206,7 +202,6 @@ def test_lib_decode_greedy_cached_uncached_and_beam_one_agree(overfit):
     assert beam3 == greedy  # a model this sure of itself: wider beams find the same answers
 
 
-@pytest.mark.skipif(not HAS_DECODE, reason="lib.decode not written yet")
 def test_attention_plot_over_one_image(overfit, tmp_path):
     import matplotlib
 

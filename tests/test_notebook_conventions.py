@@ -8,7 +8,6 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 MAX_CELL_LINES = 20
 
 
-@pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in notebooks/ yet")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_conventions(path):
     nb = nbformat.read(path, as_version=4)
@@ -16,9 +15,20 @@ def test_conventions(path):
     assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
     for name in ("profile", "data", "run"):
         assert f"{name} =" in code[0].source, f"parameters cell lacks {name}"
-    assert "is_relative_to(root)" in code[1].source and "setup.start(" in code[1].source
+    assert "is_relative_to(root)" in code[1].source and "ctx = start(" in code[1].source
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     for i, c in enumerate(code):
         assert not c.get("outputs") and c.get("execution_count") is None, f"cell {i} has outputs"
         assert len(c.source.splitlines()) <= MAX_CELL_LINES, f"code cell {i} is long: logic belongs in lib/"
     assert any(c.cell_type == "markdown" for c in nb.cells)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_valid_nbformat_with_cell_ids(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert all(c.get("id") for c in nb.cells) and len({c.id for c in nb.cells}) == len(nb.cells)
+
+
+def test_the_six_steps_are_there():
+    assert [p.name[:2] for p in NOTEBOOKS][:6] == ["01", "02", "03", "04", "05", "06"]

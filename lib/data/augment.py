@@ -7,7 +7,7 @@ same stream) and grows the canvas only when the partner's ink would otherwise be
 
 albumentations 2.0.8 keeps its own random generator inside each Compose; DataLoader workers are copies of
 the main process, so without `reseed` every worker (and every epoch) replays the same augmentations.
-`lib.dataset.worker_init_fn` calls `reseed(dataset.transform, seed)` with torch's per-worker seed, which
+`lib.data.dataset.worker_init_fn` calls `reseed(dataset.transform, seed)` with torch's per-worker seed, which
 differs per worker and per epoch.
 """
 from __future__ import annotations
@@ -62,7 +62,7 @@ class InkScale(A.ImageOnlyTransform):
     """Resize the formula by separate random width/height factors, on the same white canvas.
 
     The factors are clamped so the formula always fits the canvas whole; it keeps its top-left corner
-    (where `lib.images.preprocess` puts it) unless it must move left/up to fit.
+    (where `lib.data.images.preprocess` puts it) unless it must move left/up to fit.
     """
 
     def __init__(self, scale_x: tuple[float, float] = (0.7, 1.3), scale_y: tuple[float, float] = (0.7, 1.3),
@@ -228,4 +228,4 @@ def reseed(transform: Any, seed: int) -> None:
     elif isinstance(transform, (A.BaseCompose, A.BasicTransform)):
         transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
     else:
-        raise TypeError(f"cannot reseed {type(transform).__name__}: not an augmentation from lib.augment")
+        raise TypeError(f"cannot reseed {type(transform).__name__}: not an augmentation from lib.data.augment")

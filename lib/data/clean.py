@@ -16,7 +16,7 @@ from .staging import Tally, staged_dir
 from .vocab import Vocab
 
 PLAIN_SOURCES = ("crohme",)   # handwriting: \left/\right and text wrappers are not visible in ink
-# drop reasons besides those of lib.labels
+# drop reasons besides those of lib.data.ocr_labels
 IMAGE_WITHOUT_LABEL = "image_without_label"
 LABEL_WITHOUT_IMAGE = "label_without_image"
 UNREADABLE_IMAGE = "unreadable_image"

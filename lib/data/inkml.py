@@ -1,4 +1,4 @@
-"""InkML pen traces -> grey formula images: `python -m lib.inkml SRC_DIR OUT_DIR [--workers N]`.
+"""InkML pen traces -> grey formula images: `python -m lib.data.inkml SRC_DIR OUT_DIR [--workers N]`.
 
 Devices record at very different scales, so each file is scaled to put its median symbol (trace group,
 or stroke when there are no groups) at `SYMBOL_HEIGHT` pixels; strokes are drawn with round joints at a
@@ -193,7 +193,7 @@ def file_id(path: Path, root: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lib.inkml", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lib.data.inkml", description=__doc__.splitlines()[0])
     ap.add_argument("src", type=Path, help="folder searched recursively for *.inkml")
     ap.add_argument("out", type=Path, help="writes <id>.png, <id>.txt (truth) and render_report.json")
     ap.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")

@@ -1,4 +1,4 @@
-"""Token tables for `lib.latex`: synonyms, spacing, argument counts and the whitelist of allowed tokens."""
+"""Token tables for `lib.data.latex`: synonyms, spacing, argument counts and the whitelist of allowed tokens."""
 from __future__ import annotations
 
 # Spacing and style hints that do not change what is written: dropped by normalisation.

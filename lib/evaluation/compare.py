@@ -37,6 +37,22 @@ class Run:
     images_per_s: float = 0.0
 
 
+def resolve_settings(profile, beam: int | None = None, eval_limit: int | None = None, max_len: int | None = None,
+                     threads: int | None = None) -> tuple[int, int | None, int]:
+    """(beam, images per split or None for all, max decoded tokens) from notebook 06's parameters: None takes
+    the profile's. `threads` sets torch's CPU threads when given."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    beam = int(beam) if beam is not None else profile.beam
+    limit = int(eval_limit) if eval_limit is not None else profile.eval_limit
+    max_len = int(max_len) if max_len is not None else profile.max_tokens + 2
+    if beam < 1 or max_len < 1 or (limit is not None and limit < 1):
+        raise ValueError(f"beam, eval_limit and max_len must be positive, got {beam}, {limit}, {max_len}")
+    return beam, limit, max_len
+
+
 def resolve_path(raw: str, run_dir: Path) -> Path:
     """A checkpoint path from best.json: absolute, or relative to the run (notebook 05 writes
     `ablation/<arm>/best.pt`), its ablation/ folder or home."""

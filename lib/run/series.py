@@ -26,10 +26,27 @@ class SeriesInterrupted(BaseException):
 
 
 def _kernel_manager_class():
-    """An AsyncKernelManager that records its kernels, so a stop signal can kill them with their children."""
+    """An AsyncKernelManager that records its kernels, so a stop signal can kill them with their children.
+
+    Kernels talk over local sockets in the temp folder (IPC, not TCP on localhost: no port to find, nothing
+    reachable from another user, and no "running over TCP without encryption" warning in the logs)."""
+    import tempfile
+    import uuid
+
     from jupyter_client import AsyncKernelManager
+    from traitlets import default
 
     class TrackedKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            if self.transport != "ipc":
+                return "127.0.0.1"
+            return os.path.join(tempfile.gettempdir(), f"im2latex-kernel-{uuid.uuid4().hex[:12]}")
+
         async def _launch_kernel(self, kernel_cmd, **kw):
             out = await super()._launch_kernel(kernel_cmd, **kw)
             _KERNELS.add(self)
@@ -57,6 +74,11 @@ def kill_kernels() -> int:
                 os.kill(pid, signal.SIGKILL)
             killed += 1
         except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            km.cleanup_connection_file()
+            km.cleanup_ipc_files()
+        except Exception:  # best effort: the kernel is gone either way
             pass
         _KERNELS.discard(km)
     return killed

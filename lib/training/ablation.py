@@ -18,6 +18,7 @@ from ..data.augment import PIPELINES
 from ..run import atomic
 from ..run.profiles import Profile
 from ..viz.tables import markdown_table
+from .config import resolve_budget
 
 SELECT_BY = ("course_score", "edit_score")  # dev metrics that pick the best arm (then the lower val loss)
 TABLE_COLUMNS = ("arm", "epochs", "steps", "epoch_s", "val_loss", "val_exact_match", "val_edit_score",
@@ -35,9 +36,9 @@ def parse_arms(arms: str | Sequence[str]) -> list[str]:
 
 def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, limit: int | None = None,
                batch_size: int = 32, max_len: int = 152, max_pixels: int | None = None) -> dict:
-    """Course metrics (lib.metrics.score) of a checkpoint's greedy decoding of the dev split (first `limit`).
+    """Course metrics (lib.evaluation.metrics.score) of a checkpoint's greedy decoding of the dev split (first `limit`).
 
-    Decoding is the training loop's validation (lib.validation.validate), which stops 10 tokens past the
+    Decoding is the training loop's validation (lib.training.validation.validate), which stops 10 tokens past the
     reference length: that only shortens hypotheses that are wrong already, and spares untrained arms
     from decoding to `max_len`.
     """
@@ -107,23 +108,21 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
     """Train model 2 once per arm with the same seed, data and budget; write results.json and best.json.
 
     The budget: `epochs` (None: profile.ablation_epochs) and `max_minutes` of training per arm (None:
-    profile.ablation_minutes; 0: no limit); validation and dev scoring use the first
+    profile.ablation_minutes; inf: no limit); validation and dev scoring use the first
     `profile.ablation_val_limit` (else `profile.val_limit`) dev images.
     A failing arm is recorded with its error and the others still run; the error is raised at the end.
     Each arm resumes from its own `last.pt` (train_model), so a rerun continues where it stopped.
-    `train` and `score` default to lib.train.train_model and `dev_scores` (tests pass stand-ins).
+    `train` and `score` default to lib.training.loop.train_model and `dev_scores` (tests pass stand-ins).
     """
     if train is None:
         from .loop import train_model as train
     score = score or dev_scores
     arms, out = parse_arms(arms), Path(out_dir)
-    epochs = epochs if epochs is not None else profile.ablation_epochs
-    max_minutes = profile.ablation_minutes if max_minutes is None else (max_minutes or None)  # 0: no limit
-    limit = math.inf if max_minutes is None else max_minutes  # train_model reads None as "the profile's"
+    epochs, limit = resolve_budget(profile, epochs, max_minutes, ablation=True)
     val_limit = profile.ablation_val_limit or profile.val_limit
     overrides.setdefault("val_limit", val_limit)
     meta = {"model": "model2", "profile": profile.name, "seed": seed, "budget_epochs": epochs,
-            "budget_minutes": max_minutes, "processed_dir": str(processed_dir),
+            "budget_minutes": None if math.isinf(limit) else limit, "processed_dir": str(processed_dir),
             "overrides": {k: repr(v) for k, v in overrides.items()}}
     rows: list[dict] = []
     for i, arm in enumerate(arms, 1):

@@ -23,7 +23,7 @@ from ..run.parallel import loader_workers
 from ..run.profiles import Profile
 from ..run.progress import progress
 from . import checkpoint, logs
-from .config import TrainConfig, TrainResult, field_names
+from .config import TrainConfig, TrainResult, field_names, resolve_budget
 from .precision import Precision, choose
 from .schedule import lr_factor, set_lr
 from .schedule import progress as run_progress
@@ -205,6 +205,7 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
             epochs: int | None = None, max_minutes: float | None = None, device=None, **overrides) -> Run:
     """A fresh run: data, model (seeded), AdamW, loaders with the pixel budget, the precision of the device."""
     names = field_names()
+    epochs, max_minutes = resolve_budget(profile, epochs, max_minutes)
     cfg = TrainConfig.from_profile(profile, epochs=epochs, max_minutes=max_minutes,
                                    **{k: v for k, v in overrides.items() if k in names})
     model_kw = {k: v for k, v in overrides.items() if k not in names}

@@ -1,4 +1,4 @@
-"""Command line: `python -m lib.synth --out DIR --pages N --seed S`."""
+"""Command line: `python -m lib.data.synth --out DIR --pages N --seed S`."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from .dataset import SPLITS, generate
 def main(argv: list[str] | None = None) -> int:
     """Generate the demo exam set and print a one-line summary."""
     ap = argparse.ArgumentParser(
-        prog="python -m lib.synth",
+        prog="python -m lib.data.synth",
         description="Generate the `demo` data source: scanned-looking exam pages with printed and handwritten "
                     "formulas, labelImg annotations (Pascal VOC, a few pages YOLO), OCR-style labels for train/dev "
                     "and an answer key for test. The same --pages and --seed give identical files.",

@@ -1,0 +1,118 @@
+"""How fast a model learns to read: `python -m lib.bench learn [--model model2] [--minutes 30] [--pages P] [--seed S]`.
+
+The project's speedrun. It generates (or reuses) a demo set of P pages with seed S (steps 01 and 02 exactly
+as the notebooks run them, with the `cpu` profile), trains the model from scratch with the `cpu` profile's
+recipe for M minutes of wall time on this machine (validation included), then decodes the whole dev split
+greedily and prints exact match, edit score, BLEU-4 and the course score; training images/s, optimiser steps
+and train formulas; and the minutes at which the validation exact match (the loop's own, on its
+`val_limit` dev images) first reached 10, 25 and 50 %. With --json the last line is one JSON object:
+exact_match, course_score, edit_score, bleu4, minutes, steps, images_per_s, train_formulas, minutes_to_em.
+
+Measure on idle cores, one run at a time: a second torch process on the same cores slows both many times.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from ..data.clean import clean
+from ..data.dataset import FormulaDataset, load_split, make_loader
+from ..data.export import ensure_demo, export_demo
+from ..evaluation.metrics import score
+from ..run import atomic
+from ..run.notebook import default_home, repo_root
+from ..run.parallel import pool_workers
+from ..run.profiles import get_profile
+from ..training.checkpoint import load_model
+from ..training.loop import train_model
+from ..training.precision import choose
+from ..training.validation import validate
+
+THRESHOLDS = (10, 25, 50)
+
+
+def prepare_data(home: Path, profile, pages: int, seed: int) -> Path:
+    """The processed demo set for (pages, seed) under <home>/data/bench/, made once and then reused."""
+    base = home / "data" / "bench" / f"demo-p{pages}-s{seed}"
+    processed, stamp = base / "processed", base / "processed" / "bench.json"
+    params = {"pages": pages, "seed": seed, "buckets": [list(b) for b in profile.buckets],
+              "max_tokens": profile.max_tokens}
+    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == params:
+        return processed
+    t0 = time.monotonic()
+    ensure_demo(base / "raw", pages, seed)
+    shutil.rmtree(base / "interim", ignore_errors=True)
+    export_demo(base / "raw", base / "interim", workers=pool_workers(profile.workers))
+    clean(base / "interim", processed, profile.max_tokens, profile.buckets, workers=pool_workers(profile.workers))
+    atomic.write_json(stamp, params)
+    print(f"demo set: {pages} pages, seed {seed}, ready in {time.monotonic() - t0:.0f} s -> {processed}")
+    return processed
+
+
+def minutes_to(history: list[dict], thresholds=THRESHOLDS) -> dict[str, float | None]:
+    """Minutes (wall, validation included) at which the validation exact match first reached each threshold."""
+    out: dict[str, float | None] = {}
+    for t in thresholds:
+        hit = next((r for r in history if r["val_exact_match"] >= t), None)
+        out[str(t)] = None if hit is None else round(hit["elapsed_s"] / 60, 2)
+    return out
+
+
+def dev_metrics(checkpoint: Path, processed: Path, profile, device=None) -> dict:
+    """Course metrics of the checkpoint's greedy decoding of every dev image."""
+    prec = choose(device)
+    model, vocab, _ = load_model(checkpoint, prec.device)
+    ds = FormulaDataset(processed, "dev", vocab)
+    loader = make_loader(ds, profile.batch_size, shuffle=False, device=prec.device, max_pixels=profile.batch_pixels)
+    out = validate(model, loader, prec, max_len=profile.max_tokens + 2, return_predictions=True)
+    refs = dict(ds.samples)
+    preds = sorted(out["predictions"])
+    return score([refs[name] for name, _, _ in preds], [vocab.decode(hyp) for _, hyp, _ in preds])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lib.bench learn", description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="model2", choices=("model1", "model2"))
+    ap.add_argument("--minutes", type=float, default=30.0, help="training wall time, validation included")
+    ap.add_argument("--pages", type=int, default=None, help="demo pages (default: the cpu profile's)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the demo set and of training")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--profile", default="cpu", help="the recipe (default cpu: the one make series runs)")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    profile = get_profile(a.profile)
+    pages = a.pages or profile.demo_pages
+    home = default_home(repo_root())
+    processed = prepare_data(home, profile, pages, a.seed)
+    out = home / "outputs" / "bench-learn" / f"{a.model}-{profile.name}-p{pages}-s{a.seed}"
+    shutil.rmtree(out, ignore_errors=True)  # from scratch, every time
+    result = train_model(a.model, processed, out, profile, seed=a.seed, epochs=10_000, max_minutes=a.minutes,
+                         patience=10_000)
+    hist = result.history
+    dev = dev_metrics(result.best_path, processed, profile)
+    train_s = sum(r["epoch_s"] for r in hist)
+    res = {"model": a.model, "profile": profile.name, "pages": pages, "seed": a.seed,
+           "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
+           "edit_score": round(dev["edit_score"], 2), "bleu4": round(dev["bleu4"], 2), "dev_formulas": dev["n"],
+           "minutes": round(hist[-1]["elapsed_s"] / 60, 2), "steps": int(hist[-1]["step"]),
+           "images_per_s": round(sum(r["images_per_s"] * r["epoch_s"] for r in hist) / max(train_s, 1e-9), 1),
+           "train_formulas": len(load_split(processed, "train")), "epochs": len(hist),
+           "minutes_to_em": minutes_to(hist), "threads": torch.get_num_threads(),
+           "curve": [[round(r["elapsed_s"] / 60, 2), round(r["val_exact_match"], 1)] for r in hist]}
+    print(f"{a.model}, {profile.name} recipe, {pages} demo pages (seed {a.seed}): {res['train_formulas']} train "
+          f"formulas, {res['minutes']} min, {res['steps']} steps, {res['images_per_s']} images/s, "
+          f"{torch.get_num_threads()} threads")
+    print(f"dev ({res['dev_formulas']} formulas, greedy, best.pt): exact match {res['exact_match']:.1f}, "
+          f"edit score {res['edit_score']:.1f}, BLEU-4 {res['bleu4']:.1f}, course score {res['course_score']:.1f}")
+    print("minutes to validation exact match " + ", ".join(
+        f"{k} %: {v if v is not None else 'not reached'}" for k, v in res["minutes_to_em"].items()))
+    if a.json:
+        print(json.dumps(res))
+    return 0
