@@ -71,8 +71,35 @@ def test_render_and_gallery():
                                   names=["a.png", "b.png"], title="errors")
     fig.canvas.draw()  # an unrenderable prediction must not break drawing
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert "$x ^ { 2 }$" in texts and "\\frac { a }" in texts and "(no image)" in texts
+    assert "$x^{2}$" in texts and "\\frac { a }" in texts and "(no image)" in texts
     fig = galleries.error_gallery([img], ["a"], ["-"])
     assert "- (no formula)" in [t.get_text() for ax in fig.axes for t in ax.texts]
     empty = galleries.error_gallery([], [], [])
     empty.canvas.draw()
+
+
+def _picture(draw) -> np.ndarray:
+    """What `draw(ax)` puts on a small figure, as a grey image."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 1), dpi=100)
+    ax.set_axis_off()
+    draw(ax)
+    fig.canvas.draw()
+    img = np.asarray(fig.canvas.buffer_rgba())[..., :3].mean(-1)
+    plt.close(fig)
+    return img
+
+
+def _typed(text: str):
+    return lambda ax: ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=20, transform=ax.transAxes)
+
+
+def test_rendered_formulas_show_their_scripts():
+    """Tokens are drawn from a compact join: `t ^ { 3 }` must put the 3 up, as `t^{3}` does, not on the
+    baseline as mathtext draws the spaced tokens."""
+    spaced = r"4 t ^ { 3 } \Rightarrow x _ { 1 }"
+    assert formulas.mathtext(spaced) == r"$4t^{3}\Rightarrow x_{1}$"
+    drawn = _picture(lambda ax: formulas.draw_formula(ax, spaced, fontsize=20))
+    assert np.array_equal(drawn, _picture(_typed(r"$4t^{3}\Rightarrow x_{1}$")))
+    assert not np.array_equal(drawn, _picture(_typed(f"${spaced}$")))  # what the spaced tokens would give

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lib.data.latex import compact
 from lib.data.synth import generate, plan, read_truth, split_sizes
 from lib.data.synth.__main__ import main
 from lib.data.synth.defects import BOX_DEFECTS, LABEL_DEFECTS, label_bytes, ocr_text
-from lib.data.synth.grammar import MAX_TOKENS, MIN_TOKENS, compact, sample_formula
+from lib.data.synth.grammar import MAX_TOKENS, MIN_TOKENS, sample_formula
 from lib.data.synth.render import HAND_FONTSETS, PRINTED_FONTSETS, glyph_outlines, render_formula
 
 PAGES, SEED = 4, 3

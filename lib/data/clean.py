@@ -10,7 +10,7 @@ from typing import Sequence
 from ..run import atomic
 from ..run.parallel import parallel_map, pool_workers
 from . import LIST_NAMES, SPLITS, ocr_labels
-from .images import IMAGE_EXTS, ImageError, has_ink, load_grey, png_bytes, preprocess
+from .images import IMAGE_EXTS, ImageError, has_ink, ink_scale, load_grey, png_bytes, preprocess
 from .latex import join
 from .staging import Tally, staged_dir
 from .vocab import Vocab
@@ -128,8 +128,17 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
                       images=len(jobs), image_seconds=round(img_seconds, 2),
                       images_per_s=round(len(jobs) / max(img_seconds, 1e-9), 1),
                       seconds=round(time.monotonic() - t0, 1))
+        report["ink_scale"] = train_ink_scale(out, formulas["train"])
         atomic.write_json(out / "cleaning_report.json", report)
     return report
+
+
+def train_ink_scale(out: Path, train: dict, limit: int = 2000) -> dict:
+    """Stroke width and ink-height range of (up to `limit`) processed train images: prediction brings any
+    image to this scale (stored with every checkpoint trained on this data)."""
+    names = sorted(train)[:limit]
+    return ink_scale([load_grey(out / "images" / f"{cid}.png") for cid in names
+                      if (out / "images" / f"{cid}.png").exists()])
 
 
 def _write_lists(out: Path, formulas: dict, test_ids: list[str], answers: dict) -> dict:

@@ -1,4 +1,9 @@
-"""Image loading and the shared preprocessing: white-space crop, then padding to a size bucket."""
+"""Image loading and the shared preprocessing: level the paper, dark ink on white, white space cropped,
+the scale of the training data, padding to a size bucket.
+
+Every image a model sees goes through `preprocess`: the crops of step 02 and any file given to prediction
+(a phone photo, a screenshot, a dark-mode capture), so both look alike to the model.
+"""
 from __future__ import annotations
 
 import io
@@ -6,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..run.profiles import DEFAULT_BUCKETS
 
@@ -19,17 +24,28 @@ class ImageError(ValueError):
     """An image that cannot be read; the message names the file and the problem."""
 
 
+def to_grey(im: Image.Image) -> np.ndarray:
+    """A PIL image as uint8 grey (H, W): EXIF orientation applied (phone photos), transparency on white,
+    16-bit and float images scaled to 0..255 (PIL's own conversion would clip them to white)."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(bg, im)
+    if im.mode.startswith(("I", "F")):  # I;16, I;16B, I (PNG 16-bit grey), F
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        return np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+    return np.asarray(im.convert("L"), dtype=np.uint8)
+
+
 def load_grey(path: str | Path) -> np.ndarray:
-    """Read an image as uint8 grey (H, W), white background; raises ImageError naming the file."""
+    """Read an image as uint8 grey (H, W) (see `to_grey`); raises ImageError naming the file."""
     path = Path(path)
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(bg, im)
-            arr = np.asarray(im.convert("L"), dtype=np.uint8)
+            arr = to_grey(im)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such image file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
@@ -70,8 +86,64 @@ def level_paper(img: np.ndarray, percentile: float = 90.0) -> np.ndarray:
     return np.clip(img.astype(np.float32) * (255.0 / paper), 0, 255).astype(np.uint8)
 
 
+def dark_ink(img: np.ndarray) -> np.ndarray:
+    """Dark ink on light paper: an image whose background (its median tone) is dark, as a dark-mode
+    screenshot or chalk on a board, is inverted."""
+    return 255 - img if float(np.median(img)) < 128 else img
+
+
 def has_ink(img: np.ndarray, threshold: int = INK_THRESHOLD) -> bool:
     return bool((img < threshold).any())
+
+
+def stroke_width(img: np.ndarray, threshold: int = INK_THRESHOLD) -> float | None:
+    """The pen's width in pixels, 2 x ink area / boundary length (None without ink). It grows with the
+    image's scale whatever the formula's shape (a tall fraction has the same strokes as a short sum);
+    strokes of one or two pixels read as about 2."""
+    ink = img < threshold
+    area = int(ink.sum())
+    if area == 0:
+        return None
+    inner = ink[1:-1, 1:-1] & ink[:-2, 1:-1] & ink[2:, 1:-1] & ink[1:-1, :-2] & ink[1:-1, 2:]
+    boundary = area - int(inner.sum())
+    return 2.0 * area / max(boundary, 1)
+
+
+def ink_scale(images: Sequence[np.ndarray], threshold: int = INK_THRESHOLD) -> dict:
+    """What the training images look like, for `rescale`: median stroke width and the range of ink heights
+    (smallest and largest) of the cropped images."""
+    strokes = [w for w in (stroke_width(im, threshold) for im in images) if w]
+    heights = [crop_whitespace(im, threshold, 0).shape[0] for im in images if has_ink(im, threshold)]
+    if not strokes:
+        return {}
+    return {"stroke_px": round(float(np.median(strokes)), 3),
+            "height_lo": int(min(heights)), "height_hi": int(max(heights)), "images": len(strokes)}
+
+
+def _resize(img: np.ndarray, factor: float) -> np.ndarray:
+    h, w = img.shape
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    resample = Image.Resampling.LANCZOS if factor < 1 else Image.Resampling.BICUBIC
+    return np.asarray(Image.fromarray(img).resize(size, resample), dtype=np.uint8)
+
+
+def rescale(img: np.ndarray, scale: dict | None, threshold: int = INK_THRESHOLD) -> np.ndarray:
+    """Bring a cropped image to the training data's scale: shrink it while its strokes are over 1.5 times
+    the training strokes (an enlarged crop, a phone photo), and keep its ink height within the training
+    range (a tiny screenshot is enlarged). `scale` comes from `ink_scale` (stored with each checkpoint)."""
+    if not scale or not has_ink(img, threshold):
+        return img
+    for _ in range(3):  # the stroke estimate is exact for wide strokes, so this converges at once
+        width = stroke_width(img, threshold)
+        if width is None or width <= 1.5 * scale["stroke_px"]:
+            break
+        img = _resize(img, scale["stroke_px"] / width)
+    h = img.shape[0]
+    if h > scale["height_hi"]:
+        img = _resize(img, scale["height_hi"] / h)
+    elif h < scale["height_lo"]:
+        img = _resize(img, scale["height_lo"] / h)
+    return img
 
 
 def pick_bucket(width: int, height: int,
@@ -103,6 +175,11 @@ def pad_to_bucket(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_BU
 
 
 def preprocess(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_BUCKETS,
-               threshold: int = INK_THRESHOLD, margin: int = MARGIN) -> np.ndarray:
-    """The one preprocessing used by cleaning and by prediction: level the paper, crop white space, pad."""
-    return pad_to_bucket(crop_whitespace(level_paper(img), threshold, margin), buckets)
+               threshold: int = INK_THRESHOLD, margin: int = MARGIN, scale: dict | None = None) -> np.ndarray:
+    """The one preprocessing of cleaning and prediction: dark ink on light paper, the paper levelled to white,
+    white space cropped, (with `scale`) the training data's scale, padded to a bucket."""
+    img = crop_whitespace(level_paper(dark_ink(img)), threshold, 0)
+    img = rescale(img, scale, threshold)
+    if margin:
+        img = np.pad(img, margin, mode="constant", constant_values=255)
+    return pad_to_bucket(img, buckets)

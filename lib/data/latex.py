@@ -247,3 +247,14 @@ def has_cjk(text: str | Sequence[str]) -> bool:
 def outside_whitelist(tokens: Sequence[str]) -> list[str]:
     """The tokens (in order, once each) that the whitelist does not allow."""
     return list(dict.fromkeys(t for t in tokens if not is_whitelisted(t)))
+
+
+def compact(latex: str) -> str:
+    """Join space-separated tokens the way TeX users type them (`\\frac{1}{x^{2}}`): mathtext reads `x ^ { 2 }`
+    with a space as the script and draws the 2 on the baseline, `x^{2}` as intended."""
+    out: list[str] = []
+    for tok in latex.split():
+        if out and out[-1][-1].isalpha() and out[-1].startswith("\\") and (tok[0].isalnum()):
+            out.append(" ")
+        out.append(tok)
+    return "".join(out)

@@ -130,17 +130,21 @@ def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split
     from ..inference.predict import load_images as preprocessed
     from ..inference.predict import predict_arrays
     from ..run.progress import progress
-    from ..training.checkpoint import load_model
+    from ..training.checkpoint import load_model, preprocessing
 
-    arrays = {split.name: preprocessed(split.paths) for split in splits}
+    arrays: dict[str, dict[str, list]] = {}  # images prepared the way each checkpoint was trained, once each
     runs = []
     decoders = [("greedy", 1)] + ([(f"beam{beam}", beam)] if beam > 1 else [])
     jobs = [(name, path, dec, k) for name, path in checkpoints for dec, k in decoders]
     loaded: dict[str, tuple] = {}
     for name, path, dec, k in progress(jobs, desc="decoding", interval=10.0):
         if name not in loaded:
-            loaded = {name: load_model(path, device)[:2]}  # one model in memory at a time
-        model, vocab = loaded[name]
+            loaded = {name: load_model(path, device)}  # one model in memory at a time
+        model, vocab, ckpt = loaded[name]
+        buckets, scale = preprocessing(ckpt)
+        key = repr((buckets, sorted((scale or {}).items())))
+        if key not in arrays:
+            arrays[key] = {split.name: preprocessed(split.paths, buckets, scale) for split in splits}
         run = Run(name, dec, k)
 
         def decode(images: list) -> list[str]:
@@ -148,7 +152,7 @@ def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split
                                   max_len=max_len)
 
         for split in splits:
-            images = arrays[split.name]
+            images = arrays[key][split.name]
             if split.name == "test" and images:  # warm-up: first calls pay one-off set-up costs
                 decode(images[:1])
             t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..data.images import IMAGE_EXTS, ImageError, has_ink, load_grey, preprocess
+from ..data.images import IMAGE_EXTS, ImageError, dark_ink, has_ink, load_grey, preprocess
 from ..data.vocab import Vocab
 from ..models.base import Im2SeqModel
 from ..run.profiles import DEFAULT_BUCKETS
@@ -27,8 +27,10 @@ NO_FORMULA = "-"
 PREDICT_PIXELS = 32 * 800 * 100  # pixel budget of a decoding batch (beam search: divided by the beam width)
 
 
-def load_images(paths: Sequence[str | Path], buckets=DEFAULT_BUCKETS) -> list[np.ndarray | None]:
-    """Preprocessed images (crop + pad, as in cleaning); None with a warning for unreadable or blank ones."""
+def load_images(paths: Sequence[str | Path], buckets=DEFAULT_BUCKETS, scale: dict | None = None
+                ) -> list[np.ndarray | None]:
+    """Preprocessed images (as in cleaning, at the training data's `scale` when given); None with a warning
+    for unreadable or blank ones."""
     out: list[np.ndarray | None] = []
     for path in paths:
         try:
@@ -37,11 +39,11 @@ def load_images(paths: Sequence[str | Path], buckets=DEFAULT_BUCKETS) -> list[np
             warnings.warn(f"{e}: writing '{NO_FORMULA}'", stacklevel=2)
             out.append(None)
             continue
-        if not has_ink(img):
+        if not has_ink(dark_ink(img)):
             warnings.warn(f"{path}: blank image (no ink): writing '{NO_FORMULA}'", stacklevel=2)
             out.append(None)
             continue
-        out.append(preprocess(img, buckets))
+        out.append(preprocess(img, buckets, scale=scale))
     return out
 
 
@@ -80,9 +82,9 @@ def predict_arrays(model: Im2SeqModel, vocab: Vocab, images: Sequence[np.ndarray
 
 def predict_paths(model: Im2SeqModel, vocab: Vocab, paths: Sequence[str | Path], *, beam: int = 1,
                   batch_size: int = 16, device="cpu", buckets=DEFAULT_BUCKETS, max_len: int = 150,
-                  alpha: float = 0.6) -> list[str]:
+                  alpha: float = 0.6, scale: dict | None = None) -> list[str]:
     """One result line per path, in order."""
-    return predict_arrays(model, vocab, load_images(paths, buckets), beam=beam, batch_size=batch_size,
+    return predict_arrays(model, vocab, load_images(paths, buckets, scale), beam=beam, batch_size=batch_size,
                           device=device, max_len=max_len, alpha=alpha)
 
 
@@ -99,7 +101,7 @@ def list_images(folder: str | Path, ids: str | Path | None = None) -> list[Path]
 
 def main(argv: list[str] | None = None) -> int:
     from ..evaluation.submission import write_result
-    from ..training.checkpoint import load_model
+    from ..training.checkpoint import load_model, preprocessing
 
     ap = argparse.ArgumentParser(prog="python -m lib.predict", description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", required=True, help="best.pt or last.pt of model 1 or model 2")
@@ -112,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     args = ap.parse_args(argv)
     device = choose(args.device).device
-    model, vocab, _ = load_model(args.checkpoint, device)
+    model, vocab, ckpt = load_model(args.checkpoint, device)
+    buckets, scale = preprocessing(ckpt)
     paths = list_images(args.images, args.ids)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
         lines = predict_paths(model, vocab, paths, beam=args.beam, batch_size=args.batch_size, device=device,
-                              max_len=args.max_len)
+                              max_len=args.max_len, buckets=buckets, scale=scale)
     write_result(lines, args.out)
     blank = sum(line == NO_FORMULA for line in lines)
     print(f"wrote {len(lines)} lines to {args.out} ({blank} '-')")

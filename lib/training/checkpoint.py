@@ -97,6 +97,16 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
         raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
 
 
+def preprocessing(ckpt: dict) -> tuple[tuple, dict | None]:
+    """(buckets, ink scale) the checkpoint's model was trained with: prediction prepares images alike.
+    Checkpoints written before these were stored get the course buckets and no rescaling."""
+    from ..run.profiles import DEFAULT_BUCKETS
+
+    pre = ckpt.get("preprocess") or {}
+    buckets = tuple(tuple(b) for b in pre.get("buckets") or DEFAULT_BUCKETS)
+    return buckets, pre.get("ink_scale") or None
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Im2SeqModel, Vocab, dict]:
     """(model in eval mode on `device`, its vocabulary, the checkpoint dict)."""
     ckpt = load(path, device)

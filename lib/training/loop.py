@@ -6,6 +6,7 @@ written atomically after every epoch and every `checkpoint_minutes`, so a killed
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class Run:
     out: Path
     seed: int
     config: dict
+    preprocess: dict = field(default_factory=dict)  # buckets and ink scale: how prediction prepares images
     state: TrainState = field(default_factory=TrainState)
     clock: float = field(default_factory=time.monotonic)
     log_every: int = 50
@@ -87,7 +89,7 @@ class Run:
         self.clock = now
         checkpoint.save(self.out / "last.pt", self.model, self.vocab, model_name=self.name, optimizer=self.opt,
                         scaler=self.scaler, epoch=self.state.epoch, step=self.state.step,
-                        best_metric=self.state.best, config=self.config,
+                        best_metric=self.state.best, config=self.config, preprocess=self.preprocess,
                         train_state=dataclasses.asdict(self.state))
 
 
@@ -176,7 +178,8 @@ def end_epoch(run: Run) -> dict:
     run.save_last()
     if improved:
         checkpoint.save(run.out / "best.pt", run.model, run.vocab, model_name=run.name, epoch=st.epoch,
-                        step=st.step, best_metric=st.best, config=run.config, with_rng=False, metrics=row)
+                        step=st.step, best_metric=st.best, config=run.config, with_rng=False, metrics=row,
+                        preprocess=run.preprocess)
     return row
 
 
@@ -226,9 +229,18 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
                            max_pixels=cfg.batch_pixels) for ds, shuffle in ((train_ds, True), (val_ds, False))]
     config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
               "train": dataclasses.asdict(cfg), "precision": prec.name}
+    preprocess = {"buckets": [list(b) for b in profile.buckets], "ink_scale": _ink_scale(processed_dir)}
     steps = len(loaders[0].batch_sampler)
     return Run(model_name, model, opt, prec.grad_scaler(), prec, cfg, vocab, *loaders, out, seed, config,
-               log_every=max(1, min(50, steps // 4)))
+               preprocess=preprocess, log_every=max(1, min(50, steps // 4)))
+
+
+def _ink_scale(processed_dir: Path) -> dict | None:
+    """The training data's ink scale from its cleaning report (None for data cleaned without one)."""
+    report = processed_dir / "cleaning_report.json"
+    if not report.is_file():
+        return None
+    return json.loads(report.read_text(encoding="utf-8")).get("ink_scale") or None
 
 
 def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,

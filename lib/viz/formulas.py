@@ -5,6 +5,7 @@ import textwrap
 from functools import lru_cache
 from typing import Sequence
 
+from ..data.latex import compact
 from ..evaluation.metrics import NO_FORMULA
 
 
@@ -22,13 +23,19 @@ def can_render(latex: str) -> bool:
     return True
 
 
+def mathtext(latex: str | Sequence[str]) -> str:
+    """The `$...$` string mathtext draws for a tokenised formula: tokens joined compactly (`x^{2}`, not
+    `x ^ { 2 }`, whose space mathtext would take as the superscript)."""
+    return f"${compact(latex if isinstance(latex, str) else ' '.join(latex))}$"
+
+
 def draw_formula(ax, latex: str | Sequence[str], fontsize: int = 13, color: str = "black",
                  width: int = 60) -> bool:
     """Draw a formula centred on an empty axis; returns False when it was shown as plain text."""
     text = latex if isinstance(latex, str) else " ".join(latex)
     ax.set_axis_off()
-    if can_render(text):
-        ax.text(0.5, 0.5, f"${text}$", ha="center", va="center", fontsize=fontsize, color=color,
+    if can_render(compact(text)):
+        ax.text(0.5, 0.5, mathtext(text), ha="center", va="center", fontsize=fontsize, color=color,
                 transform=ax.transAxes)
         return True
     empty = not text.strip() or text.strip() == NO_FORMULA

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grammar import compact
+from ..latex import compact
 
 LABEL_DEFECTS = ("error", "multiline", "chinese", "empty", "gbk", "bom")
 BOX_DEFECTS = ("tight", "loose", "outside", "zero", "duplicate")

@@ -19,13 +19,3 @@ def sample_formula(rng: np.random.Generator, min_tokens: int = MIN_TOKENS, max_t
         s = " ".join(s.split())
         if min_tokens <= len(s.split()) <= max_tokens:
             return s
-
-
-def compact(latex: str) -> str:
-    """Join space-separated tokens the way TeX users type them (`\\frac{1}{x^{2}}`; mathtext needs this)."""
-    out: list[str] = []
-    for tok in latex.split():
-        if out and out[-1][-1].isalpha() and out[-1].startswith("\\") and (tok[0].isalnum()):
-            out.append(" ")
-        out.append(tok)
-    return "".join(out)

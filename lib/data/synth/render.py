@@ -12,8 +12,8 @@ from matplotlib.path import Path
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import IdentityTransform
 
+from ..latex import compact
 from .fonts import handwriting_fontset
-from .grammar import compact
 
 PRINTED_FONTSETS = ("cm", "stix", "dejavuserif", "dejavusans", "stixsans")
 HAND_FONTSETS = ("dejavusans", "stixsans", "cm", "stix")
