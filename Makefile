@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import torch, torchvision, albumentations, papermill, nbval, editdistance, nltk, tqdm, matplotlib"
+	$(BIN)/python -c "import torch, torchvision, albumentations, papermill, nbval, editdistance, nltk, tqdm, matplotlib, ipycanvas, playwright"
 	touch $(STAMP)
 
 setup: $(STAMP)

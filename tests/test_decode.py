@@ -125,3 +125,17 @@ def test_learning_benchmark_prints_its_figures(tmp_path, capsys, monkeypatch):
     stamp = (data / "bench.json").stat().st_mtime
     assert main(["learn", "--profile", "smoke", "--pages", "4", "--minutes", "0.05", "--threads", "1"]) == 0
     assert (data / "bench.json").stat().st_mtime == stamp  # the demo set is reused, not made again
+
+
+def test_nbest_lists_distinct_candidates_best_first_and_agrees_with_beam_search(model, images):
+    from lib.inference.decode import nbest
+
+    for i in range(images.shape[0]):
+        x = images[i:i + 1]
+        cands = nbest(model, x, beam=4, max_len=12)
+        assert 1 <= len(cands) <= 4
+        scores = [s for _, s in cands]
+        assert scores == sorted(scores, reverse=True)
+        assert len({tuple(c) for c, _ in cands}) == len(cands)
+        best, best_score = beam_search(model, x, beam=4, max_len=12, include_greedy=False)
+        assert cands[0][0] == best[0] and cands[0][1] == pytest.approx(float(best_score[0]), abs=1e-4)

@@ -129,3 +129,11 @@ def test_a_stopped_series_leaves_no_kernel_running(tmp_path, sig):
     assert not _alive(kernel) and not _alive(child)
     log = json.loads((home / "outputs" / "t" / "series.json").read_text())
     assert [e["status"] for e in log["notebooks"]] == ["ok", "interrupted"]
+
+
+def test_the_try_it_notebook_runs_only_when_asked(fixture_notebooks):
+    make_notebook(fixture_notebooks / "07_try_it.ipynb", "try", [WRITE], root=ROOT)
+    nbs = find_notebooks(fixture_notebooks)
+    assert [n for n, _ in select(nbs, None, None)] == ["01", "02", "03"]
+    assert [n for n, _ in select(nbs, "2", None)] == ["02", "03"]
+    assert [n for n, _ in select(nbs, None, "07")] == ["07"]

@@ -181,3 +181,43 @@ def attention_maps(model: Im2SeqModel, image, vocab: Vocab, max_len: int = 150,
     finally:
         model.train(was_training)
     return vocab.decode(seqs[0]), maps[0].reshape(-1, *hw).numpy(), tuple(hw)
+
+
+@torch.no_grad()
+def nbest(model: Im2SeqModel, image: Tensor, beam: int = 5, max_len: int = 150,
+          alpha: float = 0.6) -> list[tuple[list[int], float]]:
+    """The `beam` best finished hypotheses of one image [1, 1, H, W], best first: (token ids, beam score).
+
+    The same search as `beam_search`, kept simple for a single image (notebook 07 lists the candidates).
+    """
+    memory = index_rows(model.encode(image), torch.zeros(beam, dtype=torch.long, device=image.device))
+    state = model.init_state(memory)
+    live = torch.full((beam,), float("-inf"), device=image.device)
+    live[0] = 0.0
+    seqs: list[list[int]] = [[] for _ in range(beam)]
+    tokens = torch.full((beam,), SOS_ID, dtype=torch.long, device=image.device)
+    done: list[tuple[list[int], float]] = []
+    for t in range(max_len):
+        logits, state = model.step(memory, state, tokens)
+        logp = _log_probs(logits, t, 0)
+        vocab = logp.shape[-1]
+        top, idx = (live[:, None] + logp).view(-1).topk(2 * beam)
+        keep: list[tuple[int, int, float]] = []
+        for score, i in zip(top.tolist(), idx.tolist()):
+            if score == float("-inf"):
+                break
+            src, tok = divmod(i, vocab)
+            if tok == EOS_ID or t == max_len - 1:
+                done.append((seqs[src] + ([] if tok == EOS_ID else [tok]), float(beam_score(score, t + 1, alpha))))
+            elif len(keep) < beam:
+                keep.append((src, tok, score))
+        done.sort(key=lambda d: -d[1])
+        if not keep or (len(done) >= beam and beam_score(keep[0][2], max_len, alpha) < done[beam - 1][1]):
+            break
+        keep += [(keep[0][0], keep[0][1], float("-inf"))] * (beam - len(keep))  # dead rows fill the beam
+        src = torch.tensor([k[0] for k in keep], device=image.device)
+        state = model.select(state, src)
+        seqs = [seqs[s] + [tok] for s, tok, _ in keep]
+        live = torch.tensor([k[2] for k in keep], device=image.device)
+        tokens = torch.tensor([k[1] for k in keep], device=image.device)
+    return done[:beam]

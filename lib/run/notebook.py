@@ -22,7 +22,8 @@ AUTODL_TMP = Path("/root/autodl-tmp")
 DRIVE_HOME = Path("/content/drive/MyDrive/im2latex")
 # import name -> pip name; torch/torchvision are never installed here (Colab has them; never pin them)
 NEEDED = {"albumentations": "albumentations", "papermill": "papermill", "nbval": "nbval",
-          "editdistance": "editdistance", "nltk": "nltk", "tqdm": "tqdm", "matplotlib": "matplotlib"}
+          "editdistance": "editdistance", "nltk": "nltk", "tqdm": "tqdm", "matplotlib": "matplotlib",
+          "ipywidgets": "ipywidgets", "ipycanvas": "ipycanvas"}
 
 
 def repo_root() -> Path:

@@ -17,6 +17,7 @@ from .profiles import resolve_profile_name
 from .progress import HEADLESS_ENV
 
 NOTEBOOK_RE = re.compile(r"^(\d\d)_.*\.ipynb$")
+EXTRAS = ("07",)  # notebooks run only when named with --only (07: the interactive "Try it" panel)
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C; kill, a scheduler or tmux ending the session
 _KERNELS: set = set()  # kernel managers of the notebooks running now
 
@@ -112,7 +113,8 @@ def find_notebooks(folder: Path) -> list[tuple[str, Path]]:
 
 
 def select(notebooks: list[tuple[str, Path]], start: str | None, only: str | None) -> list[tuple[str, Path]]:
-    """Apply --from / --only; refuses numbers that match no notebook."""
+    """Apply --from / --only; refuses numbers that match no notebook. Without --only, the series is every
+    numbered notebook but the EXTRAS."""
     numbers = [n for n, _ in notebooks]
     if only:
         wanted = [f"{int(x):02d}" for x in only.split(",") if x.strip()]
@@ -120,6 +122,8 @@ def select(notebooks: list[tuple[str, Path]], start: str | None, only: str | Non
         if unknown:
             raise SystemExit(f"--only: no notebook numbered {', '.join(unknown)} (have {', '.join(numbers)})")
         notebooks = [nb for nb in notebooks if nb[0] in wanted]
+    else:
+        notebooks = [nb for nb in notebooks if nb[0] not in EXTRAS]
     if start:
         start = f"{int(start):02d}"
         if start not in numbers:

@@ -47,3 +47,17 @@ def plot_attention(image, maps: np.ndarray, tokens: Sequence[str], steps: Sequen
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def attention_overlay(image, weights: np.ndarray, strength: float = 0.7) -> np.ndarray:
+    """The image (uint8 grey) in RGB with one attention map [h, w] laid over it in red (uint8 H x W x 3)."""
+    img = np.asarray(image, dtype=np.float32)
+    height, width = img.shape
+    w = np.asarray(weights, dtype=np.float32)
+    w = w / max(float(w.max()), 1e-8)
+    rows = np.minimum((np.arange(height) * w.shape[0]) // height, w.shape[0] - 1)
+    cols = np.minimum((np.arange(width) * w.shape[1]) // width, w.shape[1] - 1)
+    heat = w[rows][:, cols] * strength  # each cell over the pixels it summarises
+    rgb = np.stack([img] * 3, axis=-1)
+    red = np.array([230.0, 30.0, 30.0])
+    return np.clip(rgb * (1 - heat[..., None]) + red * heat[..., None], 0, 255).astype(np.uint8)

@@ -43,3 +43,23 @@ def draw_formula(ax, latex: str | Sequence[str], fontsize: int = 13, color: str 
     ax.text(0.5, 0.5, shown, ha="center", va="center", fontsize=max(7, fontsize - 5), color=color,
             family="monospace", transform=ax.transAxes, wrap=True)
     return False
+
+
+def formula_png(latex: str | Sequence[str], fontsize: int = 18, color: str = "black", dpi: int = 100) -> bytes:
+    """A formula drawn by mathtext as PNG bytes on white, cropped to the ink (text where mathtext cannot draw it)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    text = latex if isinstance(latex, str) else " ".join(latex)
+    fig = plt.figure(figsize=(1, 1), dpi=dpi)
+    if can_render(compact(text)):
+        fig.text(0, 0, mathtext(text), fontsize=fontsize, color=color)
+    else:
+        empty = not text.strip() or text.strip() == NO_FORMULA
+        fig.text(0, 0, "- (no formula)" if empty else textwrap.fill(text, 70), fontsize=max(8, fontsize - 6),
+                 color=color, family="monospace")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", facecolor="white", bbox_inches="tight", pad_inches=0.06)
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,84 @@
+"""Notebook 07's logic without a browser: checkpoints offered, strokes and uploads to images, a reading."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lib.data.vocab import Vocab
+from lib.inference import reader
+from lib.models import build_model
+from lib.training import checkpoint
+
+TINY = dict(stages=1, d_model=16, layers=1, heads=2, ff=32, dropout=0.0)
+VOCAB = Vocab(["<PAD>", "<SOS>", "<EOS>", "<UNK>", "x", "^", "{", "}", "2", "+", "y"])
+
+
+def _save(path, metrics=None, data="demo"):
+    torch.manual_seed(0)
+    model = build_model("model2", len(VOCAB), **TINY)
+    return checkpoint.save(path, model, VOCAB, model_name="model2", config={"data": data},
+                           metrics=metrics or {"val_exact_match": 12.5, "val_edit_score": 61.0},
+                           preprocess={"buckets": [[128, 48], [256, 64], [512, 128]],
+                                       "ink_scale": {"stroke_px": 2.2, "height_lo": 20, "height_hi": 60}})
+
+
+def test_checkpoints_are_found_and_labelled(tmp_path):
+    _save(tmp_path / "cpu-demo" / "model2" / "best.pt")
+    _save(tmp_path / "cpu-demo" / "ablation" / "scale" / "best.pt", {"val_exact_match": 3.0, "val_edit_score": 40.0})
+    (tmp_path / "cpu-demo" / "model1").mkdir()
+    (tmp_path / "cpu-demo" / "model1" / "best.pt").write_bytes(b"half a file")  # not offered
+    found = reader.find_checkpoints(tmp_path)
+    assert {f.step for f in found} == {"model2", "ablation/scale"}
+    label = next(f for f in found if f.step == "model2").label
+    assert "cpu-demo / model2" in label and "demo data" in label and "12.5" in label and "61.0" in label
+    assert reader.find_checkpoints(tmp_path / "nothing") == []
+
+
+def test_strokes_are_drawn_like_inkml_traces():
+    from lib.data import inkml
+
+    strokes = [[(10, 10), (30, 40), (50, 10)], [(60, 25), (90, 25)], [(75, 10), (75, 40)]]
+    img = reader.strokes_to_image(strokes)
+    assert img.dtype == np.uint8 and img.ndim == 2 and (img < 128).any() and np.median(img) == 255
+    ink = inkml.Ink([np.asarray(s, float) for s in strokes], [], None)
+    assert np.array_equal(img, inkml.render(ink))  # the renderer of the crohme source, nothing else
+    with pytest.raises(reader.ReadError, match="nothing drawn"):
+        reader.strokes_to_image([])
+
+
+def _png(arr) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_uploads_are_read_or_refused_with_a_message(monkeypatch):
+    img = np.full((40, 120), 255, np.uint8)
+    img[15:25, 10:110] = 0
+    assert np.array_equal(reader.read_upload(_png(img), "a.png"), img)
+    with pytest.raises(reader.ReadError, match="a.txt: not an image"):
+        reader.read_upload(b"hello, not an image", "a.txt")
+    with pytest.raises(reader.ReadError, match="empty"):
+        reader.read_upload(b"", "empty.png")
+    with pytest.raises(reader.ReadError, match="too large"):
+        reader.read_upload(b"x" * (reader.MAX_UPLOAD_BYTES + 1), "huge.jpg")
+    monkeypatch.setattr(reader, "MAX_UPLOAD_PIXELS", 1000)
+    with pytest.raises(reader.ReadError, match="120x40 pixels is too large"):
+        reader.read_upload(_png(img), "big.png")
+
+
+def test_a_reading_has_the_model_view_candidates_attention_and_time(tmp_path):
+    path = _save(tmp_path / "best.pt")
+    model, vocab, ckpt = checkpoint.load_model(path)
+    strokes = [[(10, 10), (30, 40), (50, 10)], [(60, 25), (90, 25)]]
+    r = reader.read(model, vocab, ckpt, reader.strokes_to_image(strokes), beam=3, max_len=8)
+    assert r.model_view.shape in {(48, 128), (64, 256), (128, 512)}  # the checkpoint's own buckets
+    assert 1 <= len(r.candidates) <= 3 and all(isinstance(s, float) for _, s in r.candidates)
+    assert r.attention.shape[0] == min(len(r.tokens) + 1, 8) and r.seconds > 0
+    assert isinstance(r.latex, str)
+    with pytest.raises(reader.ReadError, match="no ink"):
+        reader.read(model, vocab, ckpt, np.full((30, 30), 255, np.uint8))
