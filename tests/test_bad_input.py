@@ -6,13 +6,13 @@ from PIL import Image
 
 from lib.data import annotations as ann
 from lib.data import clean, course, crohme, inkml, ocr_labels
+from lib.data.buckets import COURSE
 from lib.data.export import export_demo
-from lib.run.profiles import DEFAULT_BUCKETS
 from tests.data_fixtures import TRACE, inkml_text, make_crohme, make_raw_demo, noisy_image
 
 
 def _clean(interim, tmp_path):
-    return clean.clean(interim, tmp_path / "processed", 60, DEFAULT_BUCKETS, workers=0)
+    return clean.clean(interim, tmp_path / "processed", 60, COURSE, workers=0)
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from lib.data import clean
+from lib.data.buckets import COURSE
 from lib.data.export import export_demo
 from lib.data.images import load_grey
 from lib.data.vocab import Vocab
-from lib.run.profiles import DEFAULT_BUCKETS
 from tests.data_fixtures import make_raw_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +22,7 @@ CROHME = ROOT.parent / "shared" / "data" / "crohme"
 def processed(tmp_path):
     interim = tmp_path / "interim"
     export_demo(make_raw_demo(tmp_path / "raw"), interim, workers=0)
-    report = clean.clean(interim, tmp_path / "processed", 60, DEFAULT_BUCKETS, workers=0)
+    report = clean.clean(interim, tmp_path / "processed", 60, COURSE, workers=0)
     return tmp_path / "processed", report
 
 
@@ -47,7 +47,7 @@ def check_processed(out: Path, report: dict, has_answers: bool = True) -> None:
     if has_answers:
         assert len((out / "answer_key.txt").read_text(encoding="utf-8").splitlines()) == len(ids)
     img = load_grey(out / "images" / lists["train"][0].split()[0])
-    assert (img.shape[1], img.shape[0]) in DEFAULT_BUCKETS
+    assert (img.shape[1], img.shape[0]) in COURSE
 
 
 def test_processed_layout_and_invariants(processed):
@@ -68,7 +68,7 @@ def test_processed_layout_and_invariants(processed):
 def test_max_tokens_filter_and_dataset_reader(tmp_path):
     interim = tmp_path / "interim"
     export_demo(make_raw_demo(tmp_path / "raw"), interim, workers=0)
-    report = clean.clean(interim, tmp_path / "p", 3, DEFAULT_BUCKETS, workers=0)
+    report = clean.clean(interim, tmp_path / "p", 3, COURSE, workers=0)
     assert report["splits"]["train"]["dropped"]["too_long"] >= 2
     from lib.data.dataset import load_split
 
@@ -85,7 +85,7 @@ def test_failure_half_way_keeps_the_old_output(processed, monkeypatch):
 
     monkeypatch.setattr(clean, "process_image", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        clean.clean(out.parent / "interim", out, 60, DEFAULT_BUCKETS, workers=0)
+        clean.clean(out.parent / "interim", out, 60, COURSE, workers=0)
     assert sorted(p.name for p in (out / "images").iterdir()) == before
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".processed")]
 
@@ -93,8 +93,8 @@ def test_failure_half_way_keeps_the_old_output(processed, monkeypatch):
 def test_pool_gives_the_same_result_as_one_process(tmp_path):
     interim = tmp_path / "interim"
     export_demo(make_raw_demo(tmp_path / "raw"), interim, workers=2)
-    a = clean.clean(interim, tmp_path / "a", 60, DEFAULT_BUCKETS, workers=0)
-    b = clean.clean(interim, tmp_path / "b", 60, DEFAULT_BUCKETS, workers=2)
+    a = clean.clean(interim, tmp_path / "a", 60, COURSE, workers=0)
+    b = clean.clean(interim, tmp_path / "b", 60, COURSE, workers=2)
     assert a["splits"] == b["splits"]
     for name in ("formulas.norm.lst", "train_filter.lst", "vocab.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
@@ -133,7 +133,7 @@ def test_course_source_passes_through_without_answer_key(tmp_path):
                 (src / split / f"{split}{i}.txt").write_text(f"$x_{i}$")
     report = import_course(src, tmp_path / "interim")
     assert {s: v["kept"] for s, v in report["splits"].items()} == {"train": 3, "dev": 2, "test": 2}
-    cleaned = clean.clean(tmp_path / "interim", tmp_path / "p", 60, DEFAULT_BUCKETS, workers=0)
+    cleaned = clean.clean(tmp_path / "interim", tmp_path / "p", 60, COURSE, workers=0)
     check_processed(tmp_path / "p", cleaned, has_answers=False)
     assert not (tmp_path / "p" / "answer_key.txt").exists()
     assert (tmp_path / "p" / "test_ids.txt").read_text().split() == ["test0.png", "test1.png"]

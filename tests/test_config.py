@@ -1,6 +1,7 @@
 import pytest
 
-from lib.run.profiles import DEFAULT_BUCKETS, PROFILES, get_profile, resolve_profile_name
+from lib.data.buckets import COURSE, FIT
+from lib.run.profiles import PROFILES, get_profile, resolve_profile_name
 
 
 def test_profiles_exist_and_grow():
@@ -8,7 +9,7 @@ def test_profiles_exist_and_grow():
     assert smoke.demo_pages < cpu.demo_pages < gpu.demo_pages
     assert smoke.m2_d_model <= cpu.m2_d_model <= gpu.m2_d_model
     assert gpu.m1_cnn_widths == (64, 128, 256, 256, 512, 512)   # the paper's CNN
-    assert all(p.buckets == DEFAULT_BUCKETS for p in (smoke, cpu, gpu))
+    assert all(p.bucket_sizes in (COURSE, FIT) for p in (smoke, cpu, gpu))
 
 
 def test_auto_uses_env_then_hardware(monkeypatch):

@@ -156,10 +156,11 @@ def _tensors(obj):
 
 
 def test_pixel_budget_shrinks_batches_of_large_buckets():
+    from lib.data.buckets import COURSE
     from lib.data.dataset import BucketBatchSampler
-    from lib.run.profiles import DEFAULT_BUCKETS, get_profile
+    from lib.run.profiles import get_profile
 
-    assert (1600, 400) in DEFAULT_BUCKETS  # the step between 1600x200 and 1600x1600 (InkML renders: <= 1600x400)
+    assert (1600, 400) in COURSE  # the step between 1600x200 and 1600x1600 (InkML renders: <= 1600x400)
     gpu = get_profile("gpu")
     sizes = [(240, 100)] * 70 + [(1600, 400)] * 9 + [(1600, 1600)] * 3
     s = BucketBatchSampler(sizes, batch_size=gpu.batch_size, shuffle=True, seed=0, max_pixels=gpu.batch_pixels)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lib.data.buckets import COURSE
 from lib.data.images import ink_scale, load_grey, preprocess, stroke_width
-from lib.run.profiles import DEFAULT_BUCKETS
 
 FORMULA = r"- 7 < x \leq 6"
 
@@ -66,9 +66,9 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_every_variant_preprocesses_like_the_plain_crop(crop, tmp_path):
     scale = ink_scale([crop])
-    ref = preprocess(load_grey(_variants(crop, tmp_path)["plain png"]), DEFAULT_BUCKETS, scale=scale)
+    ref = preprocess(load_grey(_variants(crop, tmp_path)["plain png"]), COURSE, scale=scale)
     for name, path in _variants(crop, tmp_path).items():
-        img = preprocess(load_grey(path), DEFAULT_BUCKETS, scale=scale)
+        img = preprocess(load_grey(path), COURSE, scale=scale)
         assert img.shape == ref.shape, name
         similarity = _similarity(img, ref)
         assert similarity > (0.97 if name != "enlarged 20x" else 0.85), (name, similarity)

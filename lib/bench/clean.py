@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..data.buckets import COURSE
 from ..data.clean import process_image
 from ..run.parallel import default_workers, parallel_map
-from ..run.profiles import DEFAULT_BUCKETS
 
 
 def demo_crops(folder: Path, pages: int, seed: int = 0) -> list[Path]:
@@ -29,7 +29,7 @@ def demo_crops(folder: Path, pages: int, seed: int = 0) -> list[Path]:
 def rate(crops: list[Path], n: int, out: Path, workers: int | None) -> float:
     """Images per second over `n` jobs (cycling through the crops)."""
     out.mkdir(parents=True, exist_ok=True)
-    buckets = tuple(DEFAULT_BUCKETS)
+    buckets = COURSE
     jobs = [(str(crops[i % len(crops)]), str(out / f"{i}.png"), buckets) for i in range(n)]
     t0 = time.perf_counter()
     results = parallel_map(process_image, jobs, workers, desc="crop+pad", unit="img")

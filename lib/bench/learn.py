@@ -40,7 +40,7 @@ def prepare_data(home: Path, profile, pages: int, seed: int) -> Path:
     """The processed demo set for (pages, seed) under <home>/data/bench/, made once and then reused."""
     base = home / "data" / "bench" / f"demo-p{pages}-s{seed}"
     processed, stamp = base / "processed", base / "processed" / "bench.json"
-    params = {"pages": pages, "seed": seed, "buckets": [list(b) for b in profile.buckets],
+    params = {"pages": pages, "seed": seed, "buckets": profile.buckets,
               "max_tokens": profile.max_tokens}
     if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == params:
         return processed
@@ -48,7 +48,8 @@ def prepare_data(home: Path, profile, pages: int, seed: int) -> Path:
     ensure_demo(base / "raw", pages, seed)
     shutil.rmtree(base / "interim", ignore_errors=True)
     export_demo(base / "raw", base / "interim", workers=pool_workers(profile.workers))
-    clean(base / "interim", processed, profile.max_tokens, profile.buckets, workers=pool_workers(profile.workers))
+    clean(base / "interim", processed, profile.max_tokens, profile.bucket_sizes,
+          workers=pool_workers(profile.workers))
     atomic.write_json(stamp, params)
     print(f"demo set: {pages} pages, seed {seed}, ready in {time.monotonic() - t0:.0f} s -> {processed}")
     return processed

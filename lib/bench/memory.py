@@ -89,7 +89,7 @@ def buckets_in_use(profile, data: str, home: Path) -> tuple[list[tuple[int, int]
         if counts:
             sizes = sorted((tuple(int(v) for v in k.split("x")) for k in counts), key=lambda s: (s[0] * s[1], s))
             return sizes, {f"{w}x{h}": counts[f"{w}x{h}"] for w, h in sizes}, str(report)
-    sizes = sorted({tuple(b) for b in profile.buckets}, key=lambda s: (s[0] * s[1], s))
+    sizes = sorted(set(profile.bucket_sizes), key=lambda s: (s[0] * s[1], s))
     return sizes, {}, f"every bucket of the {profile.name} profile (no processed {data} data)"
 
 

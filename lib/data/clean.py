@@ -178,7 +178,7 @@ def run_cleaning(ctx) -> dict:
         raise FileNotFoundError(f"{interim}: no export_report.json; run notebook 01 (export) for "
                                 f"data={ctx.data!r} first")
     prof = ctx.profile
-    report = clean(interim, ctx.processed_dir(), prof.max_tokens, prof.buckets,
+    report = clean(interim, ctx.processed_dir(), prof.max_tokens, prof.bucket_sizes,
                    plain=ctx.data in PLAIN_SOURCES, workers=pool_workers(prof.workers))
     report = {"source": ctx.data, "profile": prof.name, **report}
     atomic.write_json(ctx.processed_dir() / "cleaning_report.json", report)

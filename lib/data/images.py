@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..run.profiles import DEFAULT_BUCKETS
+from .buckets import COURSE, pick_bucket
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")  # every reader uses these
 INK_THRESHOLD = 200   # a pixel darker than this (0..255) is ink
@@ -146,14 +146,7 @@ def rescale(img: np.ndarray, scale: dict | None, threshold: int = INK_THRESHOLD)
     return img
 
 
-def pick_bucket(width: int, height: int,
-                buckets: Sequence[Sequence[int]] = DEFAULT_BUCKETS) -> tuple[int, int] | None:
-    """The smallest-area (width, height) bucket holding the image, or None if none does."""
-    fitting = [(w, h) for w, h in buckets if w >= width and h >= height]
-    return min(fitting, key=lambda b: (b[0] * b[1], b)) if fitting else None
-
-
-def fit_to_buckets(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_BUCKETS) -> np.ndarray:
+def fit_to_buckets(img: np.ndarray, buckets: Sequence[Sequence[int]] = COURSE) -> np.ndarray:
     """Scale an image down (keeping its aspect) until some bucket holds it; never scales up."""
     h, w = img.shape
     if pick_bucket(w, h, buckets) is not None:
@@ -164,7 +157,7 @@ def fit_to_buckets(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_B
     return np.asarray(Image.fromarray(img).resize((nw, nh), Image.Resampling.LANCZOS), dtype=np.uint8)
 
 
-def pad_to_bucket(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_BUCKETS) -> np.ndarray:
+def pad_to_bucket(img: np.ndarray, buckets: Sequence[Sequence[int]] = COURSE) -> np.ndarray:
     """Pad with white (right and bottom) to the smallest bucket; too-large images are scaled down first."""
     img = fit_to_buckets(img, buckets)
     h, w = img.shape
@@ -174,7 +167,7 @@ def pad_to_bucket(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_BU
     return out
 
 
-def preprocess(img: np.ndarray, buckets: Sequence[Sequence[int]] = DEFAULT_BUCKETS,
+def preprocess(img: np.ndarray, buckets: Sequence[Sequence[int]] = COURSE,
                threshold: int = INK_THRESHOLD, margin: int = MARGIN, scale: dict | None = None) -> np.ndarray:
     """The one preprocessing of cleaning and prediction: dark ink on light paper, the paper levelled to white,
     white space cropped, (with `scale`) the training data's scale, padded to a bucket."""

@@ -15,10 +15,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..data.buckets import COURSE
 from ..data.images import IMAGE_EXTS, ImageError, dark_ink, has_ink, load_grey, preprocess
 from ..data.vocab import Vocab
 from ..models.base import Im2SeqModel
-from ..run.profiles import DEFAULT_BUCKETS
 from ..run.progress import progress
 from ..training.precision import choose
 from .decode import beam_search, greedy
@@ -27,7 +27,7 @@ NO_FORMULA = "-"
 PREDICT_PIXELS = 32 * 800 * 100  # pixel budget of a decoding batch (beam search: divided by the beam width)
 
 
-def load_images(paths: Sequence[str | Path], buckets=DEFAULT_BUCKETS, scale: dict | None = None
+def load_images(paths: Sequence[str | Path], buckets=COURSE, scale: dict | None = None
                 ) -> list[np.ndarray | None]:
     """Preprocessed images (as in cleaning, at the training data's `scale` when given); None with a warning
     for unreadable or blank ones."""
@@ -81,7 +81,7 @@ def predict_arrays(model: Im2SeqModel, vocab: Vocab, images: Sequence[np.ndarray
 
 
 def predict_paths(model: Im2SeqModel, vocab: Vocab, paths: Sequence[str | Path], *, beam: int = 1,
-                  batch_size: int = 16, device="cpu", buckets=DEFAULT_BUCKETS, max_len: int = 150,
+                  batch_size: int = 16, device="cpu", buckets=COURSE, max_len: int = 150,
                   alpha: float = 0.6, scale: dict | None = None) -> list[str]:
     """One result line per path, in order."""
     return predict_arrays(model, vocab, load_images(paths, buckets, scale), beam=beam, batch_size=batch_size,

@@ -8,13 +8,6 @@ from dataclasses import dataclass, field
 PROFILE_ENV = "IM2LATEX_PROFILE"  # overrides profile="auto" (tests set it to "smoke")
 PROFILES = ("smoke", "cpu", "gpu")
 
-# (width, height) buckets of the course; images are padded up to the smallest that fits.
-DEFAULT_BUCKETS: tuple[tuple[int, int], ...] = (
-    (60, 40), (80, 40), (80, 60), (140, 60), (140, 80), (240, 100), (320, 80), (400, 80),
-    (400, 100), (480, 80), (480, 100), (560, 80), (560, 100), (640, 80), (640, 100),
-    (720, 80), (720, 100), (720, 120), (720, 200), (800, 100), (800, 320), (1000, 200),
-    (1000, 400), (1200, 200), (1600, 200), (1600, 400), (1600, 1600),
-)
 
 
 @dataclass(frozen=True)
@@ -28,7 +21,7 @@ class Profile:
     crohme_test: int | None    # InkML files rendered from crohme/test2014 (None: all)
     dev_fraction: float        # share of crohme train held out as dev
     max_tokens: int            # longer formulas are dropped (and counted)
-    buckets: tuple[tuple[int, int], ...]
+    buckets: str               # size buckets: "fit" (a grid fitted to crops) or "course" (lib/data/buckets.py)
     workers: int               # DataLoader / cleaning process-pool workers (0: main process)
     # training (notebooks 03-05)
     epochs: int
@@ -41,6 +34,7 @@ class Profile:
     val_limit: int | None      # at most this many dev images per validation (None: all)
     # model 2: ResNet + Transformer
     m2_resnet: str             # "resnet18" or "resnet34" stages
+    m2_width: int              # channels of the ResNet's first stage (64: torchvision's; 32: a quarter the work)
     m2_stages: int             # stop after layer 2, 3 or 4
     m2_d_model: int
     m2_layers: int
@@ -67,6 +61,13 @@ class Profile:
         extra.update({k: v for k, v in changes.items() if k not in known})
         return dataclasses.replace(self, extra=extra, **{k: v for k, v in changes.items() if k in known})
 
+    @property
+    def bucket_sizes(self) -> tuple[tuple[int, int], ...]:
+        """The (width, height) buckets of this profile."""
+        from ..data.buckets import sizes
+
+        return sizes(self.buckets)
+
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -75,14 +76,14 @@ class Profile:
 # predicted peak memory of every bucket at this budget (at most 22 GiB on a 24 GB RTX 3090).
 GPU_BATCH_PIXELS = 32 * 800 * 100
 
-_COMMON = dict(dev_fraction=0.1, buckets=DEFAULT_BUCKETS, lr=1e-3)
+_COMMON = dict(dev_fraction=0.1, buckets="course", lr=1e-3)
 
 _PROFILES: dict[str, Profile] = {
     # The whole series in a few minutes on 2 CPU cores: for tests, not for accuracy.
     "smoke": Profile(
         name="smoke", demo_pages=4, crohme_train=60, crohme_test=20, max_tokens=60, workers=0,
         epochs=2, max_minutes=1.0, batch_size=8, batch_pixels=8 * 240 * 100, checkpoint_minutes=1.0, patience=5, val_limit=16,
-        m2_resnet="resnet18", m2_stages=3,
+        m2_resnet="resnet18", m2_width=64, m2_stages=3,
         m2_d_model=32, m2_layers=1, m2_heads=2, m2_ff=64, m2_dropout=0.1,
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, **_COMMON,
@@ -92,7 +93,7 @@ _PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu", demo_pages=120, crohme_train=2000, crohme_test=300, max_tokens=100, workers=2,
         epochs=12, max_minutes=8.0, batch_size=16, batch_pixels=16 * 240 * 100, checkpoint_minutes=5.0, patience=4, val_limit=200,
-        m2_resnet="resnet18", m2_stages=3,
+        m2_resnet="resnet18", m2_width=64, m2_stages=3,
         m2_d_model=96, m2_layers=2, m2_heads=4, m2_ff=192, m2_dropout=0.2,
         m1_cnn_widths=(32, 64, 96, 96, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
         ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, **_COMMON,
@@ -102,7 +103,7 @@ _PROFILES: dict[str, Profile] = {
     "gpu": Profile(
         name="gpu", demo_pages=1500, crohme_train=None, crohme_test=None, max_tokens=150, workers=4,
         epochs=30, max_minutes=None, batch_size=32, batch_pixels=GPU_BATCH_PIXELS, checkpoint_minutes=10.0, patience=6, val_limit=None,
-        m2_resnet="resnet18", m2_stages=3,
+        m2_resnet="resnet18", m2_width=64, m2_stages=3,
         m2_d_model=128, m2_layers=3, m2_heads=4, m2_ff=256, m2_dropout=0.3,
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,
         ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None, **_COMMON,

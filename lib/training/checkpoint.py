@@ -100,10 +100,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
 def preprocessing(ckpt: dict) -> tuple[tuple, dict | None]:
     """(buckets, ink scale) the checkpoint's model was trained with: prediction prepares images alike.
     Checkpoints written before these were stored get the course buckets and no rescaling."""
-    from ..run.profiles import DEFAULT_BUCKETS
+    from ..data.buckets import COURSE
 
     pre = ckpt.get("preprocess") or {}
-    buckets = tuple(tuple(b) for b in pre.get("buckets") or DEFAULT_BUCKETS)
+    buckets = tuple(tuple(b) for b in pre.get("buckets") or COURSE)
     return buckets, pre.get("ink_scale") or None
 
 

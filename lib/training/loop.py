@@ -229,7 +229,7 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
                            max_pixels=cfg.batch_pixels) for ds, shuffle in ((train_ds, True), (val_ds, False))]
     config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
               "data": processed_dir.name, "train": dataclasses.asdict(cfg), "precision": prec.name}
-    preprocess = {"buckets": [list(b) for b in profile.buckets], "ink_scale": _ink_scale(processed_dir)}
+    preprocess = {"buckets": [list(b) for b in profile.bucket_sizes], "ink_scale": _ink_scale(processed_dir)}
     steps = len(loaders[0].batch_sampler)
     return Run(model_name, model, opt, prec.grad_scaler(), prec, cfg, vocab, *loaders, out, seed, config,
                preprocess=preprocess, log_every=max(1, min(50, steps // 4)))
