@@ -1,4 +1,8 @@
-"""The `crohme` source: InkML under <crohme>/train (train + dev slice) and <crohme>/test2014 (test)."""
+"""The `crohme` source: InkML under <crohme>/train (train + dev slice) and <crohme>/test2014 or test2016 (test).
+
+The folder is the notebook's `crohme_dir`, else $IM2LATEX_CROHME_DIR, else <data>/raw/crohme (where
+`python -m lib.crohme fetch` puts it), else ../shared/data/crohme beside the repository.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,23 +13,48 @@ from ..run.parallel import parallel_map
 from . import inkml
 from .staging import Tally, write_csv
 
-TRAIN_DIR, TEST_DIR = "train", "test2014"
+TRAIN_DIR = "train"
+TEST_DIRS = {"2014": "test2014", "2016": "test2016"}  # the published test sets (ExpRate is reported per set)
+ENV = "IM2LATEX_CROHME_DIR"
+FETCH = "python -m lib.crohme fetch"
 MANIFEST_FIELDS = ["crop_id", "split", "source", "label"]
 
 
-def default_dir(root: Path) -> Path:
+def shared_dir(root: Path) -> Path:
     """<repo>/../shared/data/crohme, where the course machines keep it."""
     return (Path(root) / ".." / "shared" / "data" / "crohme").resolve()
 
 
-def check_dir(crohme_dir: str | Path) -> Path:
-    """The folder, or a clear error when it lacks train/ and test2014/."""
+def test_dir(test: str | int) -> str:
+    if str(test) not in TEST_DIRS:
+        raise ValueError(f"crohme_test={test!r}: choose one of {', '.join(TEST_DIRS)}")
+    return TEST_DIRS[str(test)]
+
+
+def check_dir(crohme_dir: str | Path, test: str | int = "2014") -> Path:
+    """The folder, or a clear error when it lacks train/ or the chosen test set."""
     d = Path(crohme_dir).expanduser()
-    missing = [s for s in (TRAIN_DIR, TEST_DIR) if not (d / s).is_dir()]
+    missing = [s for s in (TRAIN_DIR, test_dir(test)) if not (d / s).is_dir()]
     if missing:
-        raise FileNotFoundError(f"{d}: not a CROHME folder (missing {', '.join(missing)}/); set the notebook "
-                                f"parameter crohme_dir to the folder holding train/ and test2014/")
+        hint = (f"the 2016 test set comes with the package: {FETCH}" if test_dir(test) == "test2016" else
+                f"set the notebook parameter crohme_dir to the folder holding {TRAIN_DIR}/ and {test_dir(test)}/")
+        raise FileNotFoundError(f"{d}: not a CROHME folder (missing {', '.join(missing)}/); {hint}")
     return d
+
+
+def find_dir(crohme_dir: str | Path, home: Path, root: Path, test: str | int = "2014") -> Path:
+    """The first CROHME folder of: the parameter, $IM2LATEX_CROHME_DIR, <home>/data/raw/crohme, ../shared."""
+    import os
+
+    given = str(crohme_dir or os.environ.get(ENV, ""))
+    if given:
+        return check_dir(given, test).resolve()
+    places = [Path(home) / "data" / "raw" / "crohme", shared_dir(root)]
+    for place in places:
+        if (place / TRAIN_DIR).is_dir():
+            return check_dir(place, test).resolve()
+    raise FileNotFoundError("no CROHME data (looked in " + ", ".join(str(p) for p in places) +
+                            f"): fetch it with `{FETCH}` (about 65 MB), or set crohme_dir")
 
 
 def _rank(rel: str, seed: int) -> float:
@@ -35,15 +64,16 @@ def _rank(rel: str, seed: int) -> float:
 
 
 def plan(crohme_dir: str | Path, n_train: int | None, n_test: int | None, dev_fraction: float,
-         seed: int = 0) -> list[tuple[Path, str, str]]:
+         seed: int = 0, test: str | int = "2014") -> list[tuple[Path, str, str]]:
     """(file, split, crop id) for the chosen files: the same choice for the same counts and seed."""
-    d = check_dir(crohme_dir)
+    d = check_dir(crohme_dir, test)
+    test_sub = test_dir(test)
     jobs = []
-    for sub, limit in ((TRAIN_DIR, n_train), (TEST_DIR, n_test)):
+    for sub, limit in ((TRAIN_DIR, n_train), (test_sub, n_test)):
         files = sorted(d.joinpath(sub).rglob("*.inkml"), key=lambda f: _rank(f.relative_to(d).as_posix(), seed))
         for f in files[:limit]:
             crop_id = inkml.file_id(f, d / sub)
-            if sub == TEST_DIR:
+            if sub == test_sub:
                 split = "test"
             else:  # a second hash decides dev, so growing n_train keeps earlier dev files in dev
                 split = "dev" if _rank("dev:" + f.relative_to(d).as_posix(), seed) < dev_fraction else "train"
@@ -52,9 +82,9 @@ def plan(crohme_dir: str | Path, n_train: int | None, n_test: int | None, dev_fr
 
 
 def export_crohme(crohme_dir: str | Path, out: Path, n_train: int | None, n_test: int | None,
-                  dev_fraction: float, seed: int = 0, workers: int | None = None) -> dict:
+                  dev_fraction: float, seed: int = 0, workers: int | None = None, test: str | int = "2014") -> dict:
     """Render the chosen files into `out/{train,dev,test}/` (+ truths; test truths in `out/answer_key/`)."""
-    jobs = plan(crohme_dir, n_train, n_test, dev_fraction, seed)
+    jobs = plan(crohme_dir, n_train, n_test, dev_fraction, seed, test)
     for split in ("train", "dev", "test", "answer_key"):
         (out / split).mkdir(parents=True, exist_ok=True)
     work = []

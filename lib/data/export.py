@@ -13,7 +13,6 @@ from . import annotations as ann
 from .staging import Tally, link_or_copy, staged_dir, write_csv
 
 EXPORT_VERSION = 2
-CROHME_ENV = "IM2LATEX_CROHME_DIR"   # used when the notebook parameter crohme_dir is empty
 COURSE_ENV = "IM2LATEX_COURSE_DIR"   # used when the notebook parameter course_dir is empty
 PAGE_EXTS = (".png", ".jpg", ".jpeg")
 MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format", "x0", "y0", "x1", "y1",
@@ -101,35 +100,37 @@ def export_demo(raw_dir: Path, out: Path, workers: int | None = 0) -> dict:
             "clamped_boxes": sum(int(r["clamped"]) for r in rows)}
 
 
-def export_params(source: str, profile, seed: int, where: Path | None) -> dict:
+def export_params(source: str, profile, seed: int, where: Path | None, crohme_test: str = "2014") -> dict:
     """What an export depends on: an interim folder made with the same params is reused."""
     params = {"source": source, "version": EXPORT_VERSION, "seed": seed}
     if source == "demo":
         params.update(pages=profile.demo_pages, crop_margin=ann.CROP_MARGIN)
     elif source == "crohme":
         params.update(dir=str(where), train=profile.crohme_train, test=profile.crohme_test,
-                      dev_fraction=profile.dev_fraction, symbol_height=inkml.SYMBOL_HEIGHT)
+                      test_set=str(crohme_test), dev_fraction=profile.dev_fraction,
+                      symbol_height=inkml.SYMBOL_HEIGHT)
     else:
         params.update(dir=str(where))
     return params
 
 
-def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", force: bool = False) -> dict:
+def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", force: bool = False,
+               crohme_test: str | int = "2014") -> dict:
     """Step 01 for `ctx.data`: writes interim/<source>/ (crops, labels, manifest.csv, export_report.json).
 
-    Empty folders fall back to $IM2LATEX_CROHME_DIR / $IM2LATEX_COURSE_DIR, then (crohme) to
-    <repo>/../shared/data/crohme. An interim folder made with the same parameters is reused unless `force`.
+    crohme: `crohme_dir`, else $IM2LATEX_CROHME_DIR, else <data>/raw/crohme (`python -m lib.crohme fetch`),
+    else <repo>/../shared/data/crohme; `crohme_test` picks the 2014 or 2016 test set. course: `course_dir`,
+    else $IM2LATEX_COURSE_DIR. An interim folder made with the same parameters is reused unless `force`.
     """
     t0 = time.monotonic()
     out_dir, prof, src = ctx.interim_dir(), ctx.profile, ctx.data
-    crohme_dir = crohme_dir or os.environ.get(CROHME_ENV, "")
     course_dir = course_dir or os.environ.get(COURSE_ENV, "")
     where = None
     if src == "crohme":
-        where = crohme.check_dir(crohme_dir or crohme.default_dir(ctx.root)).resolve()
+        where = crohme.find_dir(crohme_dir, ctx.home, ctx.root, crohme_test)
     elif src == "course":
         where = course.check_layout(course_dir).resolve()
-    params = export_params(src, prof, ctx.seed, where)
+    params = export_params(src, prof, ctx.seed, where, str(crohme_test))
     report_path = out_dir / "export_report.json"
     generated = ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed) if src == "demo" else False
     if not (force or generated) and src != "course" and report_path.exists():  # course files may change
@@ -144,7 +145,7 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
             body = export_demo(ctx.raw_dir("demo"), tmp, workers)
         elif src == "crohme":
             body = crohme.export_crohme(where, tmp, prof.crohme_train, prof.crohme_test, prof.dev_fraction,
-                                        ctx.seed, workers)
+                                        ctx.seed, workers, crohme_test)
         else:
             body = course.import_course(where, tmp)
         report = {"source": src, "params": params, **body, "seconds": round(time.monotonic() - t0, 1)}
