@@ -43,7 +43,7 @@ def render(tokens: list[str], dpi: int = 100) -> np.ndarray:
 
 
 def make_processed_dataset(out_dir: str | Path, n_train: int = 24, n_dev: int = 8, n_test: int = 8,
-                           seed: int = 0) -> Path:
+                           seed: int = 0, buckets=None) -> Path:
     """Write images/, formulas.norm.lst, *_filter.lst, test_ids.txt, answer_key.txt, vocab.json and a
     cleaning_report.json under `out_dir`; returns it. Crop ids: `fix_<split>_<k>`."""
     from PIL import Image
@@ -60,7 +60,8 @@ def make_processed_dataset(out_dir: str | Path, n_train: int = 24, n_dev: int = 
         for k in range(n):
             tokens = random_formula(rng)
             name = f"fix_{split}_{k:03d}.png"
-            Image.fromarray(preprocess(render(tokens))).save(out / "images" / name)
+            img = preprocess(render(tokens)) if buckets is None else preprocess(render(tokens), buckets)
+            Image.fromarray(img).save(out / "images" / name)
             lists[split].append(f"{name} {len(formulas)}")
             formulas.append(tokens)
     (out / "formulas.norm.lst").write_text("\n".join(" ".join(f) for f in formulas) + "\n", encoding="utf-8")

@@ -30,7 +30,7 @@ def _variants(crop: np.ndarray, folder) -> dict:
     out["cmyk jpeg"] = folder / "cmyk.jpg"
     rgb.convert("CMYK").save(out["cmyk jpeg"], quality=95)
     out["palette gif"] = folder / "palette.gif"
-    rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(out["palette gif"])
+    rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=256).save(out["palette gif"])
     rgba = Image.new("RGBA", rgb.size, (0, 0, 0, 0))
     alpha = Image.fromarray(255 - crop)  # ink opaque, paper transparent (a transparent-background export)
     rgba.putalpha(alpha)
@@ -87,3 +87,39 @@ def test_stroke_width_follows_the_scale(crop):
     assert stroke_width(big) > 5 * stroke_width(crop)
     assert stroke_width(np.full((20, 20), 255, np.uint8)) is None
     assert ink_scale([crop])["height_lo"] == ink_scale([crop])["height_hi"]
+
+
+def test_a_model_reads_the_same_formula_from_every_variant(crop, tmp_path):
+    """A model that reads the plain crop predicts the same formula from every way of saving it."""
+    import json
+    import random
+
+    from lib.data.buckets import FIT
+    from lib.data.vocab import Vocab
+    from lib.inference.predict import predict_paths
+    from lib.training import checkpoint
+    from tests.fixtures import random_formula, render
+    from tests.test_memorisation import memorise
+
+    processed = tmp_path / "processed"
+    (processed / "images").mkdir(parents=True)
+    rng = random.Random(3)
+    others = [random_formula(rng) for _ in range(5)]
+    pairs = [(FORMULA.split(), crop)] + [(t, render(t, dpi=250)) for t in others]
+    scale = ink_scale([img for _, img in pairs])
+    lines, train = [], []
+    for k, (tokens, img) in enumerate(pairs):
+        Image.fromarray(preprocess(img, FIT, scale=scale)).save(processed / "images" / f"f{k}.png")
+        train.append(f"f{k}.png {len(lines)}")
+        lines.append(" ".join(tokens))
+    (processed / "formulas.norm.lst").write_text("\n".join(lines) + "\n")
+    (processed / "train_filter.lst").write_text("\n".join(train) + "\n")
+    Vocab.build([line.split() for line in lines]).save(processed / "vocab.json")
+    model, vocab, used = memorise("model2", processed, 400)
+    path = checkpoint.save(tmp_path / "best.pt", model, vocab, model_name="model2",
+                           preprocess={"buckets": [list(b) for b in FIT], "ink_scale": scale})
+    buckets, scale = checkpoint.preprocessing(checkpoint.load(path))
+    variants = _variants(crop, tmp_path)
+    lines = predict_paths(model.eval(), vocab, list(variants.values()), buckets=buckets, scale=scale, max_len=20)
+    assert dict(zip(variants, lines)) == {name: FORMULA for name in variants}, json.dumps(
+        dict(zip(variants, lines)), indent=1)
