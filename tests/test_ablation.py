@@ -88,3 +88,26 @@ def test_a_real_arm_end_to_end(tmp_path):
     assert set(best["metrics"]) == {"bleu4", "exact_match", "edit_score", "course_score", "n"}
     assert ablation_figures.plot_curves(rows).axes
     assert ablation_figures.gallery(ablation_figures.sample_images(data, 2)).axes
+
+
+def test_arms_can_continue_model_2(tmp_path):
+    """ablation_start="model2": each arm starts from notebook 04's best.pt (here: with lr 0 it stays there)."""
+    import torch
+
+    from lib.training import checkpoint
+    from lib.training.loop import train_model
+
+    data = make_processed_dataset(tmp_path / "processed", n_train=4, n_dev=2, n_test=1)
+    profile = get_profile("smoke", batch_size=4, val_limit=2, m2_stages=2, ablation_start="model2",
+                          ablation_overrides={"lr": 0.0})
+    out = tmp_path / "run" / "ablation"
+    with pytest.raises(FileNotFoundError, match="run notebook 04 first"):
+        ablation.run_ablation(["none"], data, out, profile, epochs=1, max_minutes=1.0)
+    start = train_model("model2", data, tmp_path / "run" / "model2", profile, epochs=1).best_path
+    rows = ablation.run_ablation(["none"], data, out, profile, epochs=1, max_minutes=1.0)
+    arm = checkpoint.load(rows[0]["checkpoint"])
+    assert arm["config"]["init_from"] == str(start)
+    before = checkpoint.load(start)["model"]
+    for k, v in arm["model"].items():
+        if v.dtype.is_floating_point and "running" not in k:  # batch-norm statistics still move in train mode
+            torch.testing.assert_close(v, before[k])

@@ -53,6 +53,18 @@ class Profile:
     eval_limit: int | None     # at most this many test images decoded (None: all)
     extra: dict = field(default_factory=dict)
     ablation_val_limit: int | None = None  # dev images per ablation validation/scoring (None: val_limit)
+    schedule: str = "step"     # learning rate: step (halved every 5 epochs) | cosine (to the run's end) | constant
+    warmup_steps: int = 100    # cosine, constant: linear warm-up steps
+    final_lr: float = 0.02     # cosine: the last learning rate as a fraction of lr
+    label_smoothing: float = 0.0
+    per_model: dict = field(default_factory=dict)  # {"model1": {field: value}}: what differs for one model
+    ablation_start: str = "scratch"  # notebook 05's arms: "scratch", or "model2" (continue notebook 04's best.pt)
+    ablation_overrides: dict = field(default_factory=dict)  # training knobs of the arms (e.g. a lower lr)
+
+    def for_model(self, name: str) -> "Profile":
+        """This profile with the overrides of one model applied (its budget, learning rate...)."""
+        changes = self.per_model.get(name) or {}
+        return self.replace(**changes) if changes else self
 
     def replace(self, **changes) -> "Profile":
         """A copy with some fields changed (unknown names go to `extra`)."""
@@ -76,37 +88,47 @@ class Profile:
 # predicted peak memory of every bucket at this budget (at most 22 GiB on a 24 GB RTX 3090).
 GPU_BATCH_PIXELS = 32 * 800 * 100
 
-_COMMON = dict(dev_fraction=0.1, buckets="course", lr=1e-3)
-
 _PROFILES: dict[str, Profile] = {
-    # The whole series in a few minutes on 2 CPU cores: for tests, not for accuracy.
+    # The whole series in a few minutes on 2 CPU cores: for tests, not for accuracy. Same code paths as cpu.
     "smoke": Profile(
-        name="smoke", demo_pages=4, crohme_train=60, crohme_test=20, max_tokens=60, workers=0,
-        epochs=2, max_minutes=1.0, batch_size=8, batch_pixels=8 * 240 * 100, checkpoint_minutes=1.0, patience=5, val_limit=16,
-        m2_resnet="resnet18", m2_width=64, m2_stages=3,
-        m2_d_model=32, m2_layers=1, m2_heads=2, m2_ff=64, m2_dropout=0.1,
+        name="smoke", demo_pages=4, crohme_train=60, crohme_test=20, dev_fraction=0.1, max_tokens=60,
+        buckets="fit", workers=0,
+        epochs=2, max_minutes=1.0, batch_size=8, batch_pixels=8 * 240 * 100, lr=1e-3, checkpoint_minutes=1.0,
+        patience=5, val_limit=16,
+        m2_resnet="resnet18", m2_width=16, m2_stages=3, m2_d_model=32, m2_layers=1, m2_heads=2, m2_ff=64,
+        m2_dropout=0.1,
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
-        ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, **_COMMON,
-        ablation_val_limit=4,
+        ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, ablation_val_limit=4,
+        schedule="cosine", warmup_steps=10,
     ),
-    # A meaningful run on a laptop-class CPU: the whole series in about an hour on 2 cores.
+    # The run a newcomer makes first (`make series`): about an hour on 2 cores, a model that reads. The
+    # recipe is the one `python -m lib.bench learn` measured best (README, "How fast it learns"):
+    # - 2000 demo pages (~12k train formulas): at 800 pages the model starts to overfit within the budget;
+    # - buckets fitted to the crops: a third of the pixels of the course's buckets, all of them ink or near it;
+    # - a ResNet of width 32 (a quarter of ResNet-18's work): 2.3x the images per second, the same learning
+    #   per image, so more of them in the time there is;
+    # - a high learning rate (3e-3, warm-up 300 steps) with a cosine that ends when the minutes end.
     "cpu": Profile(
-        name="cpu", demo_pages=120, crohme_train=2000, crohme_test=300, max_tokens=100, workers=2,
-        epochs=12, max_minutes=8.0, batch_size=16, batch_pixels=16 * 240 * 100, checkpoint_minutes=5.0, patience=4, val_limit=200,
-        m2_resnet="resnet18", m2_width=64, m2_stages=3,
-        m2_d_model=96, m2_layers=2, m2_heads=4, m2_ff=192, m2_dropout=0.2,
+        name="cpu", demo_pages=2000, crohme_train=2000, crohme_test=300, dev_fraction=0.1, max_tokens=100,
+        buckets="fit", workers=2,
+        epochs=100, max_minutes=20.0, batch_size=16, batch_pixels=16 * 240 * 100, lr=3e-3, checkpoint_minutes=5.0,
+        patience=100, val_limit=200,
+        m2_resnet="resnet18", m2_width=32, m2_stages=3, m2_d_model=128, m2_layers=2, m2_heads=4, m2_ff=256,
+        m2_dropout=0.1,
         m1_cnn_widths=(32, 64, 96, 96, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
-        ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, **_COMMON,
-        ablation_val_limit=64,  # 7 arms x (1 min training + validation + dev scoring): ~10-15 min
+        ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, ablation_val_limit=64,
+        schedule="cosine", warmup_steps=300, final_lr=0.02,
     ),
     # Course-grade run on one RTX 3090 (24 GB).
     "gpu": Profile(
-        name="gpu", demo_pages=1500, crohme_train=None, crohme_test=None, max_tokens=150, workers=4,
-        epochs=30, max_minutes=None, batch_size=32, batch_pixels=GPU_BATCH_PIXELS, checkpoint_minutes=10.0, patience=6, val_limit=None,
-        m2_resnet="resnet18", m2_width=64, m2_stages=3,
-        m2_d_model=128, m2_layers=3, m2_heads=4, m2_ff=256, m2_dropout=0.3,
+        name="gpu", demo_pages=1500, crohme_train=None, crohme_test=None, dev_fraction=0.1, max_tokens=150,
+        buckets="fit", workers=4,
+        epochs=30, max_minutes=None, batch_size=32, batch_pixels=GPU_BATCH_PIXELS, lr=1e-3, checkpoint_minutes=10.0,
+        patience=6, val_limit=None,
+        m2_resnet="resnet18", m2_width=64, m2_stages=3, m2_d_model=128, m2_layers=3, m2_heads=4, m2_ff=256,
+        m2_dropout=0.3,
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,
-        ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None, **_COMMON,
+        ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None,
         # ablation: 7 arms x (8 epochs, at most 8 min each + dev scoring) = about an hour
     ),
 }

@@ -109,7 +109,9 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
 
     The budget: `epochs` (None: profile.ablation_epochs) and `max_minutes` of training per arm (None:
     profile.ablation_minutes; inf: no limit); validation and dev scoring use the first
-    `profile.ablation_val_limit` (else `profile.val_limit`) dev images.
+    `profile.ablation_val_limit` (else `profile.val_limit`) dev images. With `profile.ablation_start` "model2"
+    every arm continues notebook 04's `best.pt` (beside `out_dir`) instead of starting from scratch: a
+    fine-tuning ablation, the only one two CPU cores have time for.
     A failing arm is recorded with its error and the others still run; the error is raised at the end.
     Each arm resumes from its own `last.pt` (train_model), so a rerun continues where it stopped.
     `train` and `score` default to lib.training.loop.train_model and `dev_scores` (tests pass stand-ins).
@@ -118,12 +120,21 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
         from .loop import train_model as train
     score = score or dev_scores
     arms, out = parse_arms(arms), Path(out_dir)
-    epochs, limit = resolve_budget(profile, epochs, max_minutes, ablation=True)
+    epochs, limit = resolve_budget(profile.for_model("model2"), epochs, max_minutes, ablation=True)
     val_limit = profile.ablation_val_limit or profile.val_limit
+    overrides = {**profile.ablation_overrides, **overrides}
     overrides.setdefault("val_limit", val_limit)
+    if profile.ablation_start == "model2":
+        start = out.parent / "model2" / "best.pt"
+        if not start.is_file():
+            raise FileNotFoundError(f"{start}: the {profile.name} profile's arms continue notebook 04's model 2; "
+                                    "run notebook 04 first")
+        overrides["init_from"] = start
+    elif profile.ablation_start != "scratch":
+        raise ValueError(f"ablation_start={profile.ablation_start!r}: choose scratch or model2")
     meta = {"model": "model2", "profile": profile.name, "seed": seed, "budget_epochs": epochs,
             "budget_minutes": None if math.isinf(limit) else limit, "processed_dir": str(processed_dir),
-            "overrides": {k: repr(v) for k, v in overrides.items()}}
+            "start": profile.ablation_start, "overrides": {k: repr(v) for k, v in overrides.items()}}
     rows: list[dict] = []
     for i, arm in enumerate(arms, 1):
         print(f"=== arm {i}/{len(arms)}: {arm} ===", flush=True)

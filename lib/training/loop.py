@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..data import LIST_NAMES
 from ..data.dataset import FormulaDataset, get_transform, load_vocab, make_loader, set_epoch
 from ..data.vocab import PAD_ID, Vocab
-from ..models import model_from_profile
+from ..models import build_model, model_from_profile
 from ..run.notebook import seed_everything
 from ..run.parallel import loader_workers
 from ..run.profiles import Profile
@@ -205,8 +205,11 @@ def resume_from_last(run: Run) -> bool:
 
 
 def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
-            epochs: int | None = None, max_minutes: float | None = None, device=None, **overrides) -> Run:
-    """A fresh run: data, model (seeded), AdamW, loaders with the pixel budget, the precision of the device."""
+            epochs: int | None = None, max_minutes: float | None = None, device=None, init_from=None,
+            **overrides) -> Run:
+    """A fresh run: data, model (seeded; `init_from` a checkpoint to start from), AdamW, loaders with the pixel
+    budget, the precision of the device."""
+    profile = profile.for_model(model_name)
     names = field_names()
     epochs, max_minutes = resolve_budget(profile, epochs, max_minutes)
     cfg = TrainConfig.from_profile(profile, epochs=epochs, max_minutes=max_minutes,
@@ -222,13 +225,22 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
         if not len(ds):
             raise ValueError(f"{processed_dir / LIST_NAMES[split]}: no {split} images to train on")
     seed_everything(seed)
-    model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
+    if init_from is not None:  # the checkpoint's own architecture and weights (a fine-tuning run)
+        start = checkpoint.load(init_from, "cpu")
+        if start["vocab"] != vocab.to_dict():
+            raise ValueError(f"{init_from}: trained on another vocabulary than {processed_dir / 'vocab.json'}")
+        model = build_model(start["model_name"], len(vocab), **start["hparams"])
+        model.load_state_dict(start["model"])
+        model = model.to(prec.device)
+    else:
+        model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     workers = loader_workers(cfg.workers)
     loaders = [make_loader(ds, cfg.batch_size, shuffle=shuffle, seed=seed, workers=workers, device=prec.device,
                            max_pixels=cfg.batch_pixels) for ds, shuffle in ((train_ds, True), (val_ds, False))]
     config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
-              "data": processed_dir.name, "train": dataclasses.asdict(cfg), "precision": prec.name}
+              "data": processed_dir.name, "train": dataclasses.asdict(cfg), "precision": prec.name,
+              "init_from": None if init_from is None else str(init_from)}
     preprocess = {"buckets": [list(b) for b in profile.bucket_sizes], "ink_scale": _ink_scale(processed_dir)}
     steps = len(loaders[0].batch_sampler)
     return Run(model_name, model, opt, prec.grad_scaler(), prec, cfg, vocab, *loaders, out, seed, config,
