@@ -228,6 +228,24 @@ def test_trains_with_the_shared_loop_and_reloads_from_its_checkpoint(tmp_path):
                          val_limit=2, **TINY)
     model, vocab, ckpt = load_model(result.best_path)
     assert isinstance(model, Im2Markup) and ckpt["model_name"] == "model1"
-    assert model.hparams == {**TINY, "max_rows": 256}
+    assert model.hparams == {**TINY, "max_rows": 256, "attention": "luong"}
     x = torch.rand(2, 1, 40, 80)
     assert model(x, torch.full((2, 3), SOS_ID)).shape == (2, 3, len(vocab))
+
+
+def test_coverage_attention_steps_like_the_whole_prefix_and_accumulates():
+    model = tiny(attention="coverage")
+    images, mask = padded_batch([(40, 80), (32, 64)], seed=3)
+    tgt = torch.tensor([[SOS_ID, 5, 6, 7], [SOS_ID, 8, 9, 10]])
+    memory = model.encode(images, mask)
+    full, full_attn = model.decode_prefix(memory, tgt, return_attn=True)
+    state = model.init_state(memory)
+    steps = []
+    for t in range(tgt.shape[1]):
+        logits, state = model.step(memory, state, tgt[:, t])
+        steps.append(logits)
+    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(state["cov"], full_attn.sum(1), atol=1e-5, rtol=1e-4)  # coverage = attention so far
+    assert not state["cov"][~memory["mask"]].any()  # padding gets no attention, so no coverage
+    with pytest.raises(ValueError, match="unknown attention"):
+        tiny(attention="nope")

@@ -28,6 +28,7 @@ from ..run import atomic
 from ..run.notebook import default_home, repo_root
 from ..run.parallel import pool_workers
 from ..run.profiles import get_profile
+from ..run.series import parse_parameter
 from ..training.checkpoint import load_model
 from ..training.loop import train_model
 from ..training.precision import choose
@@ -84,15 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the demo set and of training")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--profile", default="cpu", help="the recipe (default cpu: the one make series runs)")
+    ap.add_argument("--set", dest="changes", action="append", default=[], metavar="NAME=VALUE",
+                    help="change one knob of the recipe, e.g. --set lr=1e-3 --set m2_width=64 (a lever to measure)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    profile = get_profile(a.profile)
+    changes = dict(parse_parameter(c) for c in a.changes)
+    # the model's own part of the recipe, then the changes asked for (they win)
+    profile = get_profile(a.profile).for_model(a.model).replace(per_model={}, **changes)
     pages = a.pages or profile.demo_pages
     home = default_home(repo_root())
     processed = prepare_data(home, profile, pages, a.seed)
-    out = home / "outputs" / "bench-learn" / f"{a.model}-{profile.name}-p{pages}-s{a.seed}"
+    tag = "".join(f"-{k}={v}" for k, v in sorted(changes.items())).replace("/", "_")
+    out = home / "outputs" / "bench-learn" / f"{a.model}-{profile.name}-p{pages}-s{a.seed}{tag}"
     shutil.rmtree(out, ignore_errors=True)  # from scratch, every time
     result = train_model(a.model, processed, out, profile, seed=a.seed, epochs=10_000, max_minutes=a.minutes,
                          patience=10_000)
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = dev_metrics(result.best_path, processed, profile)
     train_s = sum(r["epoch_s"] for r in hist)
     res = {"model": a.model, "profile": profile.name, "pages": pages, "seed": a.seed,
+           "changes": {k: repr(v) for k, v in changes.items()},
            "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
            "edit_score": round(dev["edit_score"], 2), "bleu4": round(dev["bleu4"], 2), "dev_formulas": dev["n"],
            "minutes": round(hist[-1]["elapsed_s"] / 60, 2), "steps": int(hist[-1]["step"]),

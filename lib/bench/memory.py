@@ -32,6 +32,7 @@ PROBES = ((256, 64), (512, 128))   # (width, height) of the two measured images
 BACKWARD_FACTOR = 1.3              # saved activations x this: the gradients alive while backward runs
 CARDS_GIB = {"24gb": 22.0, "15gb": 13.5}  # usable memory of a 24 GB / 15 GB card (CUDA context, allocator slack)
 GIB = 2 ** 30
+SHOWN = 12  # buckets printed: those with the highest predicted peak
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokens", type=int, default=None, help="formula length (default: the profile's max_tokens)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    profile = get_profile(a.profile)
+    profile = get_profile(a.profile).for_data(a.data)
     dtype_name = a.dtype or ("bf16" if profile.name == "gpu" else "fp32")
     tokens = a.tokens or profile.max_tokens + 1
     sizes, counts, source = buckets_in_use(profile, a.data, default_home(repo_root()))
@@ -150,11 +151,14 @@ def main(argv: list[str] | None = None) -> int:
           f"budget {profile.batch_pixels} per batch (batch size at most {profile.batch_size})")
     print(f"{'bucket':>10} {'images':>7} {'batch':>5} {'model1 GiB':>10} {'model2 GiB':>10}   largest batch "
           f"in 24 GB / 15 GB (model1, model2)")
-    for r in rows:
+    shown = sorted(rows, key=lambda r: -max(r["model1_gib"], r["model2_gib"]))[:SHOWN]
+    for r in sorted(shown, key=lambda r: [int(v) for v in r["size"].split("x")][::-1]):
         print(f"{r['size']:>10} {r['images'] if r['images'] is not None else '':>7} {r['batch']:>5} "
               f"{r['model1_gib']:>10.2f} {r['model2_gib']:>10.2f}   "
               f"{r['max_batch_24gb']['model1']}, {r['max_batch_24gb']['model2']} / "
               f"{r['max_batch_15gb']['model1']}, {r['max_batch_15gb']['model2']}")
+    if len(rows) > len(shown):
+        print(f"({len(rows) - len(shown)} more buckets, each predicted lower; all of them in the --json line)")
     result = {"profile": profile.name, "data": a.data, "dtype": dtype_name, "tokens": tokens,
               "batch_pixels": profile.batch_pixels, "backward_factor": BACKWARD_FACTOR, "source": source,
               "per_pixel_bytes": {n: round(costs[n][1], 1) for n in MODELS},

@@ -37,20 +37,31 @@ class Run:
     images_per_s: float = 0.0
 
 
+@dataclass
+class Settings:
+    """Notebook 06's decoding settings, resolved from its parameters and the profile."""
+
+    beam: int
+    test_limit: int | None   # test images decoded (None: all)
+    dev_limit: int | None    # dev images decoded to choose the submission (None: all)
+    max_len: int
+
+
 def resolve_settings(profile, beam: int | None = None, eval_limit: int | None = None, max_len: int | None = None,
-                     threads: int | None = None) -> tuple[int, int | None, int]:
-    """(beam, images per split or None for all, max decoded tokens) from notebook 06's parameters: None takes
-    the profile's. `threads` sets torch's CPU threads when given."""
+                     threads: int | None = None) -> Settings:
+    """Notebook 06's parameters, None taking the profile's: beam width, images per split (`eval_limit`; the dev
+    split also at most `profile.eval_dev_limit`), the longest decoded formula. `threads` sets torch's threads."""
     if threads:
         import torch
 
         torch.set_num_threads(int(threads))
     beam = int(beam) if beam is not None else profile.beam
     limit = int(eval_limit) if eval_limit is not None else profile.eval_limit
+    dev_limit = min((x for x in (limit, profile.eval_dev_limit) if x is not None), default=None)
     max_len = int(max_len) if max_len is not None else profile.max_tokens + 2
     if beam < 1 or max_len < 1 or (limit is not None and limit < 1):
         raise ValueError(f"beam, eval_limit and max_len must be positive, got {beam}, {limit}, {max_len}")
-    return beam, limit, max_len
+    return Settings(beam, limit, dev_limit, max_len)
 
 
 def resolve_path(raw: str, run_dir: Path) -> Path:

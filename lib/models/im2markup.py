@@ -18,6 +18,8 @@ DEC_HIDDEN = 512
 EMBED = 80
 DROPOUT = 0.2
 MAX_ROWS = 256     # learned initial states for rows 0..MAX_ROWS-1; lower rows share the last one
+ATTENTIONS = ("luong", "coverage")
+ATTN_DIM, COVERAGE_KERNEL, COVERAGE_CHANNELS = 128, 5, 16
 
 
 def fp32(device: torch.device):
@@ -31,7 +33,7 @@ def hparams_from_profile(profile: Profile) -> dict:
     """Constructor arguments sized by a profile (`m1_dropout` may be given as a profile override)."""
     return dict(cnn_widths=list(profile.m1_cnn_widths), enc_hidden=profile.m1_enc_hidden,
                 dec_hidden=profile.m1_dec_hidden, embed=profile.m1_embed,
-                dropout=float(profile.extra.get("m1_dropout", DROPOUT)))
+                dropout=float(profile.extra.get("m1_dropout", DROPOUT)), attention=profile.m1_attention)
 
 
 class RowEncoder(nn.Module):
@@ -66,23 +68,39 @@ class RowEncoder(nn.Module):
 
 
 class Im2Markup(Im2SeqModel):
-    """CNN + row encoder + LSTM decoder with (bilinear) attention over all positions and input feeding."""
+    """CNN + row encoder + LSTM decoder with attention over all positions and input feeding.
+
+    `attention`: "luong", the bilinear score `ctx_i . (W h_t)` of the public im2markup; or "coverage", an
+    additive score `v . tanh(U ctx_i + W h_t + F conv(coverage)_i)` whose coverage is the attention given so far
+    to each position (WAP, Zhang et al. 2017): it sees where it has already read, which helps it learn to move
+    along the formula instead of falling back on the likeliest formula whatever the image.
+    """
 
     name = "model1"
 
     def __init__(self, vocab_size: int, cnn_widths: Sequence[int] = CNN_WIDTHS, enc_hidden: int = ENC_HIDDEN,
                  dec_hidden: int = DEC_HIDDEN, embed: int = EMBED, dropout: float = DROPOUT,
-                 max_rows: int = MAX_ROWS):
+                 max_rows: int = MAX_ROWS, attention: str = "luong"):
         super().__init__()
+        if attention not in ATTENTIONS:
+            raise ValueError(f"unknown attention {attention!r}: choose one of {', '.join(ATTENTIONS)}")
         self.hparams = dict(cnn_widths=list(cnn_widths), enc_hidden=enc_hidden, dec_hidden=dec_hidden,
-                            embed=embed, dropout=dropout, max_rows=max_rows)
+                            embed=embed, dropout=dropout, max_rows=max_rows, attention=attention)
+        self.coverage = attention == "coverage"
         self.vocab_size = vocab_size
         self.cnn = VGGEncoder(cnn_widths)
         self.rows = RowEncoder(self.cnn.out_channels, enc_hidden, max_rows)
         ctx_dim = 2 * enc_hidden
         self.embed = nn.Embedding(vocab_size, embed, padding_idx=PAD_ID)
         self.cell = nn.LSTMCell(embed + dec_hidden, dec_hidden)   # input: [token; previous output]
-        self.query = nn.Linear(dec_hidden, ctx_dim, bias=False)   # score = ctx . (W h)
+        if self.coverage:
+            self.key = nn.Linear(ctx_dim, ATTN_DIM, bias=False)      # U ctx: once per image
+            self.query = nn.Linear(dec_hidden, ATTN_DIM)              # W h
+            self.cov_conv = nn.Conv2d(1, COVERAGE_CHANNELS, COVERAGE_KERNEL, padding=COVERAGE_KERNEL // 2)
+            self.cov_proj = nn.Linear(COVERAGE_CHANNELS, ATTN_DIM, bias=False)
+            self.score = nn.Linear(ATTN_DIM, 1, bias=False)          # v
+        else:
+            self.query = nn.Linear(dec_hidden, ctx_dim, bias=False)   # score = ctx . (W h)
         self.combine = nn.Linear(dec_hidden + ctx_dim, dec_hidden, bias=False)
         self.drop = nn.Dropout(dropout)
         self.generator = nn.Linear(dec_hidden, vocab_size)
@@ -103,19 +121,35 @@ class Im2Markup(Im2SeqModel):
             fmask = torch.ones(b, h, w, dtype=torch.bool, device=ctx.device)
         fmask = fmask.reshape(b, h * w).clone()
         fmask[:, 0] = True  # never an empty attention set (an all-padding image still gets a position)
-        return {"ctx": ctx, "mask": fmask, "hw": (h, w)}
+        memory = {"ctx": ctx, "mask": fmask, "hw": (h, w)}
+        if self.coverage:
+            memory["keys"] = self.key(ctx)
+        return memory
 
     def init_state(self, memory: dict) -> dict:
         """Zero LSTM state and input feed; `attn` is zero until the first step."""
         ctx = memory["ctx"]
         zeros = ctx.new_zeros(ctx.shape[0], self.hparams["dec_hidden"])
-        return {"h": zeros, "c": zeros.clone(), "feed": zeros.clone(),
-                "attn": ctx.new_zeros(ctx.shape[0], ctx.shape[1], dtype=torch.float32)}
+        state = {"h": zeros, "c": zeros.clone(), "feed": zeros.clone(),
+                 "attn": ctx.new_zeros(ctx.shape[0], ctx.shape[1], dtype=torch.float32)}
+        if self.coverage:
+            state["cov"] = state["attn"].clone()  # the attention each position has had so far
+        return state
 
-    def _attend(self, h: Tensor, memory: dict) -> tuple[Tensor, Tensor]:
-        """Luong attention: weights over valid positions and the output o = tanh(W [h; context])."""
+    def _scores(self, h: Tensor, memory: dict, state: dict) -> Tensor:
+        """Attention scores [B, N] (float32) of the decoder state over the memory positions."""
+        if not self.coverage:
+            return torch.bmm(memory["ctx"], self.query(h).unsqueeze(2)).squeeze(2).float()
+        b, n = state["cov"].shape
+        gh, gw = memory["hw"]
+        cov = self.cov_conv(state["cov"].view(b, 1, gh, gw).to(memory["keys"].dtype))
+        cov = self.cov_proj(cov.flatten(2).transpose(1, 2))
+        return self.score(torch.tanh(memory["keys"] + self.query(h).unsqueeze(1) + cov)).squeeze(-1).float()
+
+    def _attend(self, h: Tensor, memory: dict, state: dict) -> tuple[Tensor, Tensor]:
+        """Weights over valid positions and the output o = tanh(W [h; context])."""
         ctx = memory["ctx"]
-        scores = torch.bmm(ctx, self.query(h).unsqueeze(2)).squeeze(2).float()
+        scores = self._scores(h, memory, state)
         attn = torch.softmax(scores.masked_fill(~memory["mask"], float("-inf")), dim=-1)
         context = torch.bmm(attn.to(ctx.dtype).unsqueeze(1), ctx).squeeze(1)
         out = torch.tanh(self.combine(torch.cat([h, context.to(h.dtype)], dim=-1)))
@@ -125,8 +159,11 @@ class Im2Markup(Im2SeqModel):
         with fp32(emb.device):
             x = torch.cat([emb.float(), state["feed"].float()], dim=-1)
             h, c = self.cell(x, (state["h"].float(), state["c"].float()))
-        out, attn = self._attend(h, memory)
-        return {"h": h, "c": c, "feed": out, "attn": attn}
+        out, attn = self._attend(h, memory, state)
+        new = {"h": h, "c": c, "feed": out, "attn": attn}
+        if self.coverage:
+            new["cov"] = state["cov"] + attn
+        return new
 
     def step(self, memory: dict, state: dict, tokens: Tensor) -> tuple[Tensor, dict]:
         """One token per row -> (logits [B, V], new state); O(1) in the prefix length."""

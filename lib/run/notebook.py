@@ -125,7 +125,7 @@ def start(step: str, profile: str = "auto", data: str = "demo", run: str = "", s
     root = Path(root).resolve() if root else repo_root()
     if in_colab():
         install_missing()
-    prof = get_profile(profile)
+    prof = get_profile(profile).for_data(data)
     run = run or os.environ.get(RUN_ENV, "") or f"{prof.name}-{data}"
     home = default_home(root, drive=drive)
     ctx = Context(root=root, home=home, profile=prof, data=data, run=run, step=step,

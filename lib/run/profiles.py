@@ -50,7 +50,7 @@ class Profile:
     ablation_epochs: int
     ablation_minutes: float | None
     beam: int
-    eval_limit: int | None     # at most this many test images decoded (None: all)
+    eval_limit: int | None     # at most this many test (and dev) images decoded (None: all)
     extra: dict = field(default_factory=dict)
     ablation_val_limit: int | None = None  # dev images per ablation validation/scoring (None: val_limit)
     schedule: str = "step"     # learning rate: step (halved every 5 epochs) | cosine (to the run's end) | constant
@@ -58,8 +58,17 @@ class Profile:
     final_lr: float = 0.02     # cosine: the last learning rate as a fraction of lr
     label_smoothing: float = 0.0
     per_model: dict = field(default_factory=dict)  # {"model1": {field: value}}: what differs for one model
+    per_data: dict = field(default_factory=dict)   # {"crohme": {field: value}}: what differs for one data source
+    augment: str = "none"      # training augmentation of notebooks 03/04 (lib/data/augment.py)
+    eval_dev_limit: int | None = None  # notebook 06: dev images decoded to choose the submission (None: all)
+    m1_attention: str = "luong"  # model 1's attention: "luong" (im2markup's bilinear score) or "coverage" (WAP)
     ablation_start: str = "scratch"  # notebook 05's arms: "scratch", or "model2" (continue notebook 04's best.pt)
     ablation_overrides: dict = field(default_factory=dict)  # training knobs of the arms (e.g. a lower lr)
+
+    def for_data(self, source: str) -> "Profile":
+        """This profile with the overrides of one data source applied (CROHME's schedule on the gpu profile)."""
+        changes = self.per_data.get(source) or {}
+        return self.replace(**changes) if changes else self
 
     def for_model(self, name: str) -> "Profile":
         """This profile with the overrides of one model applied (its budget, learning rate...)."""
@@ -119,17 +128,37 @@ _PROFILES: dict[str, Profile] = {
         ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, ablation_val_limit=64,
         schedule="cosine", warmup_steps=300, final_lr=0.02,
     ),
-    # Course-grade run on one RTX 3090 (24 GB).
+    # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16). The levers measured on the
+    # CPU, sized for a GPU (estimates: no GPU was at hand to time them; README, "On a GPU"):
+    # - 3000 demo pages (~18k train formulas): more formulas was the largest single gain on the CPU;
+    #   generating them takes about a minute on a 12-core container;
+    # - fitted buckets; the full-width ResNet-18 (a GPU has the compute the CPU recipe saves);
+    # - lr 2e-3 (3e-3 at batch 16 on the CPU; a larger model here) with warm-up and a cosine over the epochs;
+    # - 40 epochs of model 2 (~720k images: ~15 min at an estimated 800-1000 images/s), 25 of model 1
+    #   (~300 images/s estimated: ~25 min); patience long enough not to cut the cosine short.
     "gpu": Profile(
-        name="gpu", demo_pages=1500, crohme_train=None, crohme_test=None, dev_fraction=0.1, max_tokens=150,
+        name="gpu", demo_pages=3000, crohme_train=None, crohme_test=None, dev_fraction=0.1, max_tokens=150,
         buckets="fit", workers=4,
-        epochs=30, max_minutes=None, batch_size=32, batch_pixels=GPU_BATCH_PIXELS, lr=1e-3, checkpoint_minutes=10.0,
-        patience=6, val_limit=None,
+        epochs=40, max_minutes=None, batch_size=32, batch_pixels=GPU_BATCH_PIXELS, lr=2e-3, checkpoint_minutes=10.0,
+        patience=10, val_limit=None,
         m2_resnet="resnet18", m2_width=64, m2_stages=3, m2_d_model=128, m2_layers=3, m2_heads=4, m2_ff=256,
-        m2_dropout=0.3,
+        m2_dropout=0.2,
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,
-        ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None,
-        # ablation: 7 arms x (8 epochs, at most 8 min each + dev scoring) = about an hour
+        ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None,  # 7 arms x 8 epochs: ~20-30 min
+        schedule="cosine", warmup_steps=500, final_lr=0.02, per_model={"model1": {"epochs": 25}},
+        # CROHME (8835 training formulas): the published offline recipes train ~300 epochs at batch 8 with a
+        # pixel cap (BTTR, CoMER: config.yaml max_epochs 300, batch_size 8, MAX_SIZE 32e4), CoMER with scale
+        # augmentation (ScaleAugmentation 0.7-1.4), and decode with beam 10. Fitted to about 2 hours on one
+        # RTX 3090 by an estimated 800-1000 images/s for model 2 and ~300 for model 1 (bf16, ~50k-pixel
+        # images): model 2 300 epochs (2.65M images, ~50 min) capped at 55 minutes, model 1 100 epochs capped
+        # at 40, the ablation's arms continuing model 2 for 3 minutes each (~25 min with their scoring),
+        # evaluation with beam 10 (~5 min). The caps hold the plan whatever the real speed: the cosine ends
+        # with the minutes.
+        per_data={"crohme": dict(
+            epochs=300, max_minutes=55.0, max_tokens=200, lr=1e-3, warmup_steps=1000, augment="scale", beam=10,
+            m2_dropout=0.3, per_model={"model1": {"epochs": 100, "max_minutes": 40.0}},
+            ablation_start="model2", ablation_epochs=20, ablation_minutes=3.0,
+            ablation_overrides={"lr": 3e-4, "warmup_steps": 100})},
     ),
 }
 
