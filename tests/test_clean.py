@@ -12,6 +12,7 @@ from lib.data.buckets import COURSE
 from lib.data.export import export_demo
 from lib.data.images import load_grey
 from lib.data.vocab import Vocab
+from lib.run.profiles import get_profile
 from tests.data_fixtures import make_raw_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +27,7 @@ def processed(tmp_path):
     return tmp_path / "processed", report
 
 
-def check_processed(out: Path, report: dict, has_answers: bool = True) -> None:
+def check_processed(out: Path, report: dict, has_answers: bool = True, buckets=COURSE) -> None:
     """The invariants every processed folder keeps (also used on a real series run)."""
     for split, s in report["splits"].items():
         assert s["kept"] + sum(s["dropped"].values()) == s["seen"], split
@@ -47,7 +48,9 @@ def check_processed(out: Path, report: dict, has_answers: bool = True) -> None:
     if has_answers:
         assert len((out / "answer_key.txt").read_text(encoding="utf-8").splitlines()) == len(ids)
     img = load_grey(out / "images" / lists["train"][0].split()[0])
-    assert (img.shape[1], img.shape[0]) in COURSE
+    assert (img.shape[1], img.shape[0]) in buckets
+    assert f"{img.shape[1]}x{img.shape[0]}" in report["buckets"]
+    assert all(tuple(map(int, k.split("x"))) in buckets for k in report["buckets"])
 
 
 def test_processed_layout_and_invariants(processed):
@@ -111,7 +114,7 @@ def test_smoke_series_01_02_on_crohme(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = tmp_path / "data" / "processed" / "crohme"
     report = json.loads((out / "cleaning_report.json").read_text())
-    check_processed(out, report)
+    check_processed(out, report, buckets=get_profile("smoke").bucket_sizes)
     assert report["splits"]["test"]["seen"] == 20 and report["style"] == "plain"
     export = json.loads((tmp_path / "data" / "interim" / "crohme" / "export_report.json").read_text())
     assert sum(s["seen"] for s in export["splits"].values()) == 80
