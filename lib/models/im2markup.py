@@ -20,6 +20,7 @@ DROPOUT = 0.2
 MAX_ROWS = 256     # learned initial states for rows 0..MAX_ROWS-1; lower rows share the last one
 ATTENTIONS = ("luong", "coverage")
 ATTN_DIM, COVERAGE_KERNEL, COVERAGE_CHANNELS = 128, 5, 16
+INITS = ("mean", "zero")
 
 
 def fp32(device: torch.device):
@@ -33,7 +34,8 @@ def hparams_from_profile(profile: Profile) -> dict:
     """Constructor arguments sized by a profile (`m1_dropout` may be given as a profile override)."""
     return dict(cnn_widths=list(profile.m1_cnn_widths), enc_hidden=profile.m1_enc_hidden,
                 dec_hidden=profile.m1_dec_hidden, embed=profile.m1_embed,
-                dropout=float(profile.extra.get("m1_dropout", DROPOUT)), attention=profile.m1_attention)
+                dropout=float(profile.extra.get("m1_dropout", DROPOUT)), attention=profile.m1_attention,
+                init=str(profile.extra.get("m1_init", "mean")))
 
 
 class RowEncoder(nn.Module):
@@ -80,12 +82,14 @@ class Im2Markup(Im2SeqModel):
 
     def __init__(self, vocab_size: int, cnn_widths: Sequence[int] = CNN_WIDTHS, enc_hidden: int = ENC_HIDDEN,
                  dec_hidden: int = DEC_HIDDEN, embed: int = EMBED, dropout: float = DROPOUT,
-                 max_rows: int = MAX_ROWS, attention: str = "luong"):
+                 max_rows: int = MAX_ROWS, attention: str = "luong", init: str = "mean"):
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {attention!r}: choose one of {', '.join(ATTENTIONS)}")
+        if init not in INITS:
+            raise ValueError(f"unknown decoder init {init!r}: choose one of {', '.join(INITS)}")
         self.hparams = dict(cnn_widths=list(cnn_widths), enc_hidden=enc_hidden, dec_hidden=dec_hidden,
-                            embed=embed, dropout=dropout, max_rows=max_rows, attention=attention)
+                            embed=embed, dropout=dropout, max_rows=max_rows, attention=attention, init=init)
         self.coverage = attention == "coverage"
         self.vocab_size = vocab_size
         self.cnn = VGGEncoder(cnn_widths)
@@ -101,6 +105,8 @@ class Im2Markup(Im2SeqModel):
             self.score = nn.Linear(ATTN_DIM, 1, bias=False)          # v
         else:
             self.query = nn.Linear(dec_hidden, ctx_dim, bias=False)   # score = ctx . (W h)
+        if init == "mean":  # h0, c0 = tanh(W mean(ctx)): the decoder sees the image from its first token
+            self.init_proj = nn.Linear(ctx_dim, 2 * dec_hidden)
         self.combine = nn.Linear(dec_hidden + ctx_dim, dec_hidden, bias=False)
         self.drop = nn.Dropout(dropout)
         self.generator = nn.Linear(dec_hidden, vocab_size)
@@ -127,10 +133,17 @@ class Im2Markup(Im2SeqModel):
         return memory
 
     def init_state(self, memory: dict) -> dict:
-        """Zero LSTM state and input feed; `attn` is zero until the first step."""
+        """The LSTM state from the mean of the image's context vectors ("mean", as in Show, Attend and Tell
+        and WAP) or zero ("zero", the public im2markup); zero input feed; `attn` is zero until the first step."""
         ctx = memory["ctx"]
-        zeros = ctx.new_zeros(ctx.shape[0], self.hparams["dec_hidden"])
-        state = {"h": zeros, "c": zeros.clone(), "feed": zeros.clone(),
+        zeros = ctx.new_zeros(ctx.shape[0], self.hparams["dec_hidden"], dtype=torch.float32)
+        h, c = zeros, zeros.clone()
+        if self.hparams["init"] == "mean":
+            valid = memory["mask"].unsqueeze(2).to(ctx.dtype)
+            mean = (ctx * valid).sum(1) / valid.sum(1)
+            with fp32(ctx.device):
+                h, c = torch.tanh(self.init_proj(mean.float())).chunk(2, dim=-1)
+        state = {"h": h, "c": c, "feed": zeros.clone(),
                  "attn": ctx.new_zeros(ctx.shape[0], ctx.shape[1], dtype=torch.float32)}
         if self.coverage:
             state["cov"] = state["attn"].clone()  # the attention each position has had so far

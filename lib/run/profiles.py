@@ -126,7 +126,13 @@ _PROFILES: dict[str, Profile] = {
         m2_dropout=0.1,
         m1_cnn_widths=(32, 64, 96, 96, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
         ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, ablation_val_limit=64,
-        schedule="cosine", warmup_steps=300, final_lr=0.02,
+        schedule="cosine", warmup_steps=300, final_lr=0.02, eval_dev_limit=200,
+        # the hour: 01+02 ~7 min (2000 pages), model 1 14, model 2 20, 7 ablation arms ~1.5 each, 06 ~6.
+        # Model 1 reads far slower than model 2 on a CPU (README, "How fast it learns"): a narrower CNN (1.3x the
+        # images/s) and the decoder started from the image's mean context give it the most of its 14 minutes.
+        per_model={"model1": {"max_minutes": 14.0, "m1_cnn_widths": (16, 32, 64, 64, 128, 128)}},
+        # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
+        ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
     ),
     # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16). The levers measured on the
     # CPU, sized for a GPU (estimates: no GPU was at hand to time them; README, "On a GPU"):
