@@ -38,6 +38,18 @@ def test_checkpoints_are_found_and_labelled(tmp_path):
     assert reader.find_checkpoints(tmp_path / "nothing") == []
 
 
+def test_the_default_checkpoint_is_this_runs_model_else_the_best_validated(tmp_path):
+    _save(tmp_path / "cpu-demo" / "model1" / "best.pt", {"val_exact_match": 17.0, "val_edit_score": 60.0})
+    _save(tmp_path / "cpu-demo" / "model2" / "best.pt", {"val_exact_match": 58.0, "val_edit_score": 84.0})
+    _save(tmp_path / "cpu-demo" / "ablation" / "mixup" / "best.pt", {"val_exact_match": 57.0, "val_edit_score": 85.0})
+    assert reader.pick_checkpoint(tmp_path, run="cpu-demo").step == "model2"
+    # another run's notebook: not the newest file (the ablation arm) but the best validation exact match
+    assert reader.pick_checkpoint(tmp_path, run="smoke-demo").step == "model2"
+    (tmp_path / "cpu-demo" / "model2" / "best.pt").unlink()
+    assert reader.pick_checkpoint(tmp_path, run="cpu-demo").step == "model1"
+    assert reader.pick_checkpoint(tmp_path, run="smoke-demo").step == "ablation/mixup"
+
+
 def test_strokes_are_drawn_like_inkml_traces():
     from lib.data import inkml
 

@@ -132,7 +132,8 @@ def read(model, vocab, ckpt: dict, image: np.ndarray, beam: int = 5, max_len: in
 
 
 def pick_checkpoint(outputs: str | Path, wanted: str | Path = "", run: str = "") -> CheckpointInfo | None:
-    """The checkpoint asked for (a path), else this run's model 2, else its model 1, else the newest one."""
+    """The checkpoint asked for (a path), else this run's model 2, else its model 1, else the one with the best
+    validation exact match (then edit score), so another run's ablation arm is never taken only for being newest."""
     found = find_checkpoints(outputs)
     if wanted:
         path = Path(wanted).expanduser()
@@ -144,7 +145,8 @@ def pick_checkpoint(outputs: str | Path, wanted: str | Path = "", run: str = "")
         hit = next((c for c in found if c.run == run and c.step == step), None)
         if hit:
             return hit
-    return found[0] if found else None
+    scored = sorted(found, key=lambda c: (c.val_exact_match or 0.0, c.val_edit_score or 0.0), reverse=True)
+    return scored[0] if scored else None
 
 
 def read_files(info: CheckpointInfo, paths: Sequence[str | Path], beam: int = 5, max_len: int = 150,

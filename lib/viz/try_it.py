@@ -147,7 +147,7 @@ class TryIt:
         self.button = W.Button(description="Read", button_style="primary", icon="eye")
         self.button.on_click(lambda _: self.on_read())
         self.view = W.Image(format="png")
-        self.latex = W.Textarea(description="LaTeX", layout=W.Layout(width=PANEL_WIDTH, height="48px"))
+        self.latex = W.Textarea(description="greedy", layout=W.Layout(width=PANEL_WIDTH, height="48px"))
         self.rendered = W.Image(format="png")
         self.candidates = W.HTML()
         self.token = W.IntSlider(value=0, min=0, max=0, description="token")
@@ -155,7 +155,8 @@ class TryIt:
         self.attention, self.token_name, self.timing = W.Image(format="png"), W.HTML(), W.HTML()
         self.reading: reader.Reading | None = None
         results = W.VBox([W.HTML("<b>The image as the model sees it</b>"), self.view, self.latex, self.rendered,
-                          W.HTML("<b>Beam candidates</b>"), self.candidates,
+                          W.HTML("<b>Beam candidates</b> (the beam ranks by length-normalised log-probability; the greedy reading "
+                                 "above, which the attention below follows, is marked)"), self.candidates,
                           W.HTML("<b>Attention of each token</b>"), W.HBox([self.token, self.token_name]),
                           self.attention, self.timing])
         self.widget = W.VBox([self.model, self.source, W.HBox([self.button, self.beam]), self.status, results],
@@ -217,7 +218,8 @@ class TryIt:
         rows = "".join(f"<tr><td>{i + 1}</td><td><img src='data:image/png;base64,"
                        f"{base64.b64encode(formula_png(latex, fontsize=16)).decode()}' "
                        "style='max-width:330px'/></td>"
-                       f"<td><code>{html.escape(_short(latex))}</code></td><td>{score:.3f}</td></tr>"
+                       f"<td><code>{html.escape(_short(latex))}</code>{' (greedy)' if latex == r.latex else ''}"
+                       f"</td><td>{score:.3f}</td></tr>"
                        for i, (latex, score) in enumerate(r.candidates))
         self.candidates.value = ("<table style='table-layout:fixed; width:740px'><tr><th style='width:24px'>#</th>"
                                  "<th>formula</th><th>LaTeX</th><th style='width:60px'>score</th></tr>"
