@@ -94,3 +94,14 @@ def test_profiles_models_build(handful):
             m = model_from_profile(model_name, len(vocab), p).eval()
             x = torch.from_numpy(np.full((1, 1, 48, 192), 1.0, np.float32))
             assert m(x, torch.tensor([[1, 4, 5]])).shape == (1, 3, len(vocab))
+
+
+def test_a_profiles_model_has_its_per_model_sizes():
+    """What notebook 03 shows (model_from_profile) is what train_model trains: the profile's per_model included."""
+    from lib.models import model_from_profile
+
+    prof = get_profile("smoke").replace(per_model={"model1": {"m1_enc_hidden": 48, "m1_cnn_widths": (8,) * 6}})
+    shown = model_from_profile("model1", 50, prof)
+    trained = model_from_profile("model1", 50, prof.for_model("model1"))
+    assert shown.hparams == trained.hparams
+    assert shown.hparams["enc_hidden"] == 48 and shown.hparams["cnn_widths"] == [8] * 6

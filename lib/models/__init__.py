@@ -28,6 +28,6 @@ def build_model(name: str, vocab_size: int, **hparams) -> Im2SeqModel:
 
 
 def model_from_profile(name: str, vocab_size: int, profile: Profile, **overrides) -> Im2SeqModel:
-    """A model sized by the profile (overrides win)."""
+    """A model sized by the profile, its `per_model` overrides for this model included (explicit overrides win)."""
     module, _ = _resolve(name)
-    return build_model(name, vocab_size, **{**module.hparams_from_profile(profile), **overrides})
+    return build_model(name, vocab_size, **{**module.hparams_from_profile(profile.for_model(name)), **overrides})

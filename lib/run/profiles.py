@@ -124,18 +124,19 @@ _PROFILES: dict[str, Profile] = {
         patience=100, val_limit=200,
         m2_resnet="resnet18", m2_width=32, m2_stages=3, m2_d_model=128, m2_layers=2, m2_heads=4, m2_ff=256,
         m2_dropout=0.1,
-        m1_cnn_widths=(32, 64, 96, 96, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
+        m1_cnn_widths=(16, 32, 64, 64, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
         ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, ablation_val_limit=64,
         schedule="cosine", warmup_steps=300, final_lr=0.02, eval_dev_limit=200,
         # the hour: 01+02 ~7 min (2000 pages), model 1 14, model 2 20, 7 ablation arms ~1.5 each, 06 ~6.
-        # Model 1 reads far slower than model 2 on a CPU (README, "How fast it learns"): a narrower CNN (1.3x the
-        # images/s) and the decoder started from the image's mean context give it the most of its 14 minutes.
-        per_model={"model1": {"max_minutes": 14.0, "m1_cnn_widths": (16, 32, 64, 64, 128, 128)}},
+        # Model 1 learns far slower than model 2 on a CPU (README, "How fast it learns"): a narrow CNN (1.3x the
+        # images/s of 32-64-96-96-128-128) and the decoder started from the image's mean context make the most
+        # of its 14 minutes.
+        per_model={"model1": {"max_minutes": 14.0}},
         # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
         ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
     ),
     # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16). The levers measured on the
-    # CPU, sized for a GPU (estimates: no GPU was at hand to time them; README, "On a GPU"):
+    # CPU, sized for a GPU (estimates, not yet timed on a GPU; README, "On a GPU"):
     # - 3000 demo pages (~18k train formulas): more formulas was the largest single gain on the CPU;
     #   generating them takes about a minute on a 12-core container;
     # - fitted buckets; the full-width ResNet-18 (a GPU has the compute the CPU recipe saves);
