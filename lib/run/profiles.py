@@ -130,7 +130,8 @@ _PROFILES: dict[str, Profile] = {
         # the hour: 01+02 ~7 min (2000 pages), model 1 14, model 2 20, 7 ablation arms ~1.5 each, 06 ~6.
         # Model 1 learns far slower than model 2 on a CPU (README, "How fast it learns"): a narrow CNN (1.3x the
         # images/s of 32-64-96-96-128-128) and the decoder started from the image's mean context make the most
-        # of its 14 minutes.
+        # of its 14 minutes. 18 minutes were tried (a 54-minute series): no better (test exact match 14.5 against
+        # 17.9; one run each), likely because the cosine then decays through the epochs where it leaves the prior.
         per_model={"model1": {"max_minutes": 14.0}},
         # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
         ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
