@@ -80,6 +80,10 @@ def test_line_progress_prints_plain_lines(capsys, monkeypatch):
     assert list(bar) == [0, 1, 2, 3, 4]
     out = capsys.readouterr().out
     assert "train: 5/5 (100%)" in out and "\r" not in out
+    assert out.count("train: 5/5") == 1  # the final line once, though the last update printed it too
+    with progress.progress(range(3), desc="again", interval=0) as bar:  # iterated, then closed by `with`
+        list(bar)
+    assert capsys.readouterr().out.count("again: 3/3") == 1
 
 
 def test_start_makes_run_folders(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ class LineProgress:
                  desc: str = "", interval: float = 30.0, unit: str = "it"):
         self.iterable, self.desc, self.interval, self.unit = iterable, desc, interval, unit
         self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
-        self.n, self.postfix = 0, ""
+        self.n, self.postfix, self.printed = 0, "", None  # printed: the count of the last line printed
         self.start = self.last = time.monotonic()
 
     def __iter__(self) -> Iterator[T]:
@@ -45,13 +45,16 @@ class LineProgress:
             self._print()
 
     def _print(self) -> None:
+        self.printed = self.n
         elapsed = time.monotonic() - self.start
         frac = f"{self.n}/{self.total} ({100 * self.n / self.total:.0f}%)" if self.total else f"{self.n}"
         rate = self.n / elapsed if elapsed > 0 else 0.0
         print(f"{self.desc}: {frac} {rate:.2f} {self.unit}/s {elapsed:.0f}s {self.postfix}".rstrip(), flush=True)
 
     def close(self) -> None:
-        self._print()
+        """The final line, unless the last update already printed it (or the bar was closed before)."""
+        if self.printed != self.n:
+            self._print()
 
     def __enter__(self):
         return self
