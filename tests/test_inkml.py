@@ -92,3 +92,64 @@ def test_real_crohme_files_render_about_100px_high(tmp_path):
     assert all(r["ok"] for r in results), [r for r in results if not r["ok"]]
     heights = [r["height"] for r in results]
     assert 50 <= float(np.median(heights)) <= 200
+
+
+def _repeated_formulas(root: Path, writers: int = 6, formulas: int = 10) -> Path:
+    """A CROHME-shaped folder where every formula is written by several writers (spaced differently)."""
+    for w in range(writers):
+        for i in range(formulas):
+            p = root / "train" / f"W{w}" / f"f{i}.inkml"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            truth = f"$x_{{{i}}}+{i}$" if w % 2 else f"$x_{i} + {i}$"    # the same formula once normalised
+            p.write_text(inkml_text(truth, [TRACE_A, f"{30 + i} 10, {40 + w} 25"]))
+    (root / "test2014").mkdir(parents=True, exist_ok=True)
+    (root / "test2014" / "t0.inkml").write_text(inkml_text("$x_1 + 1$"))
+    return root
+
+
+TRACE_A = "10 10, 12 20, 14 10, 16 20"
+
+
+def test_dev_is_held_out_by_formula(tmp_path):
+    src = _repeated_formulas(tmp_path / "c")
+    jobs = crohme.plan(src, None, None, 0.3, seed=0)
+    split_of: dict[str, set] = {}
+    for f, split, _ in jobs:
+        if split != "test":
+            split_of.setdefault(crohme.formula_key(f), set()).add(split)
+    assert len(split_of) == 10                                  # spacing variants are one formula
+    assert all(len(s) == 1 for s in split_of.values())          # every writer of a formula in the same split
+    assert {"dev"} in split_of.values() and {"train"} in split_of.values()
+    subset = crohme.plan(src, 25, None, 0.3, seed=0)            # a smaller training subset: same formulas in dev
+    assert all(split_of[crohme.formula_key(f)] == {s} for f, s, _ in subset if s != "test")
+
+
+def test_cleaning_report_states_overlap_with_train(tmp_path):
+    from lib.data.clean import clean
+    from lib.data.buckets import sizes
+
+    src = _repeated_formulas(tmp_path / "c")
+    crohme.export_crohme(src, tmp_path / "interim", None, None, 0.3, workers=0, symbol_height=20)
+    report = clean(tmp_path / "interim", tmp_path / "processed", 60, sizes("fit"), plain=True, workers=0)
+    ov = report["overlap_with_train"]
+    assert ov["dev"]["formulas"] > 0 and ov["dev"]["in_train"] == 0 and ov["dev"]["distinct_in_train"] == 0
+    processed = tmp_path / "processed"
+    lines = (processed / "formulas.norm.lst").read_text().splitlines()
+    train = {lines[int(row.split()[1])] for row in (processed / "train_filter.lst").read_text().splitlines()}
+    answer = (processed / "answer_key.txt").read_text().strip()    # x_1 + 1: in train unless it went to dev
+    assert ov["test"]["formulas"] == 1 and ov["test"]["in_train"] == int(answer in train)
+
+
+def test_symbol_height_sets_the_rendered_size(tmp_path):
+    p = _write(tmp_path / "a.inkml", inkml_text())
+    big = inkml.render_file((str(p), str(tmp_path / "big.png"), "", 40))
+    small = inkml.render_file((str(p), str(tmp_path / "small.png"), "", 20))
+    assert big["ok"] and small["ok"]
+    assert abs((big["height"] - 2 * inkml.MARGIN) / (small["height"] - 2 * inkml.MARGIN) - 2.0) < 0.25
+
+
+@pytest.mark.skipif(not CROHME.is_dir(), reason=f"CROHME data not found at {CROHME}")
+def test_real_crohme_dev_shares_no_formula_with_train():
+    jobs = crohme.plan(CROHME, 1500, 0, 0.1, seed=0, workers=2)
+    keys = {s: {crohme.formula_key(f) for f, split, _ in jobs if split == s} for s in ("train", "dev")}
+    assert len(keys["dev"]) > 50 and not keys["dev"] & keys["train"]

@@ -62,6 +62,14 @@ def test_strokes_are_drawn_like_inkml_traces():
         reader.strokes_to_image([])
 
 
+def test_strokes_are_drawn_at_the_checkpoints_symbol_height():
+    strokes = [[(10, 10), (30, 40), (50, 10)], [(60, 25), (90, 25)], [(75, 10), (75, 40)]]
+    ckpt = {"preprocess": {"ink_scale": {"stroke_px": 1.5, "symbol_height": 20.0}}}
+    assert reader.symbol_height(ckpt) == 20.0 and reader.symbol_height({}) == 40.0
+    big, small = reader.strokes_to_image(strokes), reader.strokes_to_image(strokes, reader.symbol_height(ckpt))
+    assert small.shape[0] < 0.7 * big.shape[0] and small.shape[1] < 0.7 * big.shape[1]
+
+
 def _png(arr) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")

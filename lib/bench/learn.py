@@ -1,4 +1,4 @@
-"""How fast a model learns to read: `python -m lib.bench learn [--model model2] [--minutes 30] [--pages P] [--seed S]`.
+"""How fast a model learns to read: `python -m lib.bench learn [--data demo|crohme] [--model model2] [--minutes 30]`.
 
 The project's speedrun. It generates (or reuses) a demo set of P pages with seed S (steps 01 and 02 exactly
 as the notebooks run them, with the `cpu` profile), trains the model from scratch with the `cpu` profile's
@@ -7,6 +7,13 @@ greedily and prints exact match, edit score, BLEU-4 and the course score; traini
 and train formulas; and the minutes at which the validation exact match (the loop's own, on its
 `val_limit` dev images) first reached 10, 25 and 50 %. With --json the last line is one JSON object:
 exact_match, course_score, edit_score, bleu4, minutes, steps, images_per_s, train_formulas, minutes_to_em.
+
+With `--data crohme` it is the handwriting speedrun: CROHME's training set (all of it, or `--train N` files)
+rendered and cleaned once per recipe (reported apart), dev held out by formula (no dev formula occurs in
+train), the model trained for M minutes and validated on that dev split (its exact match is the dev ExpRate),
+then the whole 2014 test set decoded once, at the end, greedily and with the recipe's beam. The last --json
+line holds exprate, exprate_le1, exprate_le2 (the recipe's beam), exprate_greedy, minutes, steps,
+images_per_s, train_formulas and minutes_to_exprate. The test set chooses nothing.
 
 Measure on idle cores, one run at a time: a second torch process on the same cores slows both many times.
 """
@@ -33,6 +40,7 @@ from ..training.checkpoint import load_model
 from ..training.loop import train_model
 from ..training.precision import choose
 from ..training.validation import validate
+from . import handwriting
 
 THRESHOLDS = (10, 25, 50)
 
@@ -79,10 +87,18 @@ def dev_metrics(checkpoint: Path, processed: Path, profile, device=None) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib.bench learn", description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="demo", choices=("demo", "crohme"),
+                    help="demo: the generated exam formulas; crohme: real handwriting, scored on its 2014 test set")
     ap.add_argument("--model", default="model2", choices=("model1", "model2"))
     ap.add_argument("--minutes", type=float, default=30.0, help="training wall time, validation included")
     ap.add_argument("--pages", type=int, default=None, help="demo pages (default: the cpu profile's)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the demo set and of training")
+    ap.add_argument("--train", type=int, default=None, help="crohme: training files (default: all)")
+    ap.add_argument("--test", type=int, default=None,
+                    help="crohme: decode only N test files (for tests: the benchmark's figure is the whole set)")
+    ap.add_argument("--pretrain-minutes", type=float, default=0.0,
+                    help="crohme: first train this many of the minutes on the demo set (one vocabulary for both), "
+                         "then continue on CROHME for the rest")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the data set and of training")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--profile", default="cpu", help="the recipe (default cpu: the one make series runs)")
     ap.add_argument("--set", dest="changes", action="append", default=[], metavar="NAME=VALUE",
@@ -92,28 +108,23 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     changes = dict(parse_parameter(c) for c in a.changes)
-    # the model's own part of the recipe, then the changes asked for (they win)
-    profile = get_profile(a.profile).for_model(a.model).replace(per_model={}, **changes)
+    # the data's and the model's own part of the recipe, then the changes asked for (they win)
+    profile = get_profile(a.profile).for_data(a.data).for_model(a.model).replace(per_model={}, per_data={},
+                                                                                 **changes)
+    if a.data == "crohme":
+        return crohme_main(a, profile, changes)
     pages = a.pages or profile.demo_pages
     home = default_home(repo_root())
     processed = prepare_data(home, profile, pages, a.seed)
     tag = "".join(f"-{k}={v}" for k, v in sorted(changes.items())).replace("/", "_")
     out = home / "outputs" / "bench-learn" / f"{a.model}-{profile.name}-p{pages}-s{a.seed}{tag}"
-    shutil.rmtree(out, ignore_errors=True)  # from scratch, every time
-    result = train_model(a.model, processed, out, profile, seed=a.seed, epochs=10_000, max_minutes=a.minutes,
-                         patience=10_000)
-    hist = result.history
+    result, res = train_from_scratch(a, profile, processed, out)
     dev = dev_metrics(result.best_path, processed, profile)
-    train_s = sum(r["epoch_s"] for r in hist)
     res = {"model": a.model, "profile": profile.name, "pages": pages, "seed": a.seed,
            "changes": {k: repr(v) for k, v in changes.items()},
            "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
            "edit_score": round(dev["edit_score"], 2), "bleu4": round(dev["bleu4"], 2), "dev_formulas": dev["n"],
-           "minutes": round(hist[-1]["elapsed_s"] / 60, 2), "steps": int(hist[-1]["step"]),
-           "images_per_s": round(sum(r["images_per_s"] * r["epoch_s"] for r in hist) / max(train_s, 1e-9), 1),
-           "train_formulas": len(load_split(processed, "train")), "epochs": len(hist),
-           "minutes_to_em": minutes_to(hist), "threads": torch.get_num_threads(),
-           "curve": [[round(r["elapsed_s"] / 60, 2), round(r["val_exact_match"], 1)] for r in hist]}
+           **res, "minutes_to_em": minutes_to(result.history)}
     print(f"{a.model}, {profile.name} recipe, {pages} demo pages (seed {a.seed}): {res['train_formulas']} train "
           f"formulas, {res['minutes']} min, {res['steps']} steps, {res['images_per_s']} images/s, "
           f"{torch.get_num_threads()} threads")
@@ -121,6 +132,98 @@ def main(argv: list[str] | None = None) -> int:
           f"edit score {res['edit_score']:.1f}, BLEU-4 {res['bleu4']:.1f}, course score {res['course_score']:.1f}")
     print("minutes to validation exact match " + ", ".join(
         f"{k} %: {v if v is not None else 'not reached'}" for k, v in res["minutes_to_em"].items()))
+    if a.json:
+        print(json.dumps(res))
+    return 0
+
+
+def train_from_scratch(a, profile, processed: Path, out: Path, minutes: float | None = None, **kw):
+    """Train `a.model` on `processed` for `minutes` (default `a.minutes`; validation included) into a fresh
+    `out` (`kw`: a start checkpoint `init_from`, a shared `vocab`); the run's result and its speed figures."""
+    shutil.rmtree(out, ignore_errors=True)  # from scratch, every time
+    result = train_model(a.model, processed, out, profile, seed=a.seed, epochs=10_000,
+                         max_minutes=a.minutes if minutes is None else minutes, patience=10_000, **kw)
+    return result, speed(result.history, processed)
+
+
+def speed(hist: list[dict], processed: Path, offset_s: float = 0.0) -> dict:
+    """Minutes, steps, images/s, epochs and the validation curve of a training history (after `offset_s`
+    seconds of an earlier phase)."""
+    train_s = sum(r["epoch_s"] for r in hist)
+    return {"minutes": round((offset_s + hist[-1]["elapsed_s"]) / 60, 2), "steps": int(hist[-1]["step"]),
+            "images_per_s": round(sum(r["images_per_s"] * r["epoch_s"] for r in hist) / max(train_s, 1e-9), 1),
+            "train_formulas": len(load_split(processed, "train")), "epochs": len(hist),
+            "threads": torch.get_num_threads(),
+            "curve": [[round((offset_s + r["elapsed_s"]) / 60, 2), round(r["val_exact_match"], 1)] for r in hist]}
+
+
+def pretrain_then_crohme(a, profile, processed: Path, out: Path, home: Path):
+    """`--pretrain-minutes P`: P minutes on the demo set, then the rest of the minutes on CROHME from there,
+    one vocabulary (both sets' training tokens) for both; (CROHME phase result, figures, pretraining figures)."""
+    demo_profile = get_profile(a.profile).for_data("demo").for_model(a.model).replace(
+        per_model={}, per_data={}, **{k: v for k, v in a.change_map.items() if k != "crohme_symbol_height"})
+    demo = prepare_data(home, demo_profile, demo_profile.demo_pages, a.seed)
+    vocab = handwriting.shared_vocab(processed, demo)
+    pre, pre_res = train_from_scratch(a, demo_profile, demo, out / "pretrain", minutes=a.pretrain_minutes,
+                                      vocab=vocab)
+    offset = pre.history[-1]["elapsed_s"]
+    shutil.rmtree(out / "crohme", ignore_errors=True)
+    result = train_model(a.model, processed, out / "crohme", profile, seed=a.seed, epochs=10_000,
+                         max_minutes=max(a.minutes - offset / 60, 0.05), patience=10_000, init_from=pre.last_path,
+                         vocab=vocab)
+    res = speed(result.history, processed, offset)
+    res["steps"] += pre_res["steps"]
+    res["curve"] = pre_res["curve"] + res["curve"]
+    res["pretrain"] = {k: pre_res[k] for k in ("minutes", "steps", "images_per_s", "train_formulas", "epochs")}
+    for r in result.history:
+        r["elapsed_s"] += offset  # minutes to a dev ExpRate count the pretraining
+    return result, res
+
+
+def crohme_main(a, profile, changes: dict) -> int:
+    """The handwriting speedrun: train on CROHME, validate on the formula-held-out dev split, then score the
+    whole 2014 test set once (greedy and the recipe's beam)."""
+    root = repo_root()
+    home = default_home(root)
+    processed, made = handwriting.prepare_crohme(home, root, profile, a.train, a.seed, n_test=a.test)
+    tag = "".join(f"-{k}={v}" for k, v in sorted(changes.items())).replace("/", "_")
+    out = home / "outputs" / "bench-learn" / f"crohme-{a.model}-{profile.name}-t{a.train or 'all'}-s{a.seed}{tag}"
+    a.change_map = changes
+    if a.pretrain_minutes:
+        out = out.with_name(out.name + f"-pre{a.pretrain_minutes:g}")
+        result, res = pretrain_then_crohme(a, profile, processed, out, home)
+    else:
+        result, res = train_from_scratch(a, profile, processed, out)
+    max_len = profile.max_tokens + 2
+    t0 = time.monotonic()
+    test = handwriting.test_scores(result.best_path, processed, profile.beam, max_len)
+    test_s = time.monotonic() - t0
+    beam_key = f"beam{profile.beam}" if profile.beam > 1 else "greedy"
+    best, greedy_m = test[beam_key], test["greedy"]
+    hist = result.history
+    res = {"data": "crohme", "test_set": handwriting.TEST_SET, "model": a.model, "profile": profile.name,
+           "seed": a.seed, "changes": {k: repr(v) for k, v in changes.items()}, "decoder": beam_key,
+           "pretrain_minutes": a.pretrain_minutes,
+           **{k: round(best[k], 2) for k in handwriting.KEYS},
+           **{f"{k.replace('exprate', 'exprate_greedy')}": round(greedy_m[k], 2) for k in handwriting.KEYS},
+           "test_formulas": best["n"], "dev_exprate": round(max(r["val_exact_match"] for r in hist), 2),
+           **res, "minutes_to_exprate": minutes_to(hist),
+           "splits": handwriting.split_summary(made["report"]), "data_seconds": made["seconds"],
+           "test_seconds": round(test_s, 1),
+           "symbol_height": profile.crohme_symbol_height}
+    data_note = "reused" if made["reused"] else f"rendered and cleaned in {made['seconds']} s (not counted)"
+    print(f"{a.model}, {profile.name} recipe on CROHME (seed {a.seed}): {res['train_formulas']} train formulas, "
+          f"{res['minutes']} min, {res['epochs']} epochs, {res['steps']} steps, {res['images_per_s']} images/s, "
+          f"{res['threads']} threads; data {data_note}")
+    ov = (res["splits"]["overlap_with_train"] or {})
+    print("dev / test formulas in train: " + ", ".join(
+        f"{k} {v['in_train']}/{v['formulas']} ({v['share']} %)" for k, v in ov.items()))
+    print(f"dev ExpRate (validation, best epoch): {res['dev_exprate']:.1f}")
+    for name, m in test.items():
+        print(f"test {handwriting.TEST_SET} ({m['n']} formulas, {name}): ExpRate {m['exprate']:.1f}, "
+              f"<=1 {m['exprate_le1']:.1f}, <=2 {m['exprate_le2']:.1f}, {m['images_per_s']:.1f} images/s")
+    print("minutes to dev ExpRate " + ", ".join(
+        f"{k} %: {v if v is not None else 'not reached'}" for k, v in res["minutes_to_exprate"].items()))
     if a.json:
         print(json.dumps(res))
     return 0

@@ -1,11 +1,12 @@
 """Step 02: interim crops + raw labels -> processed images, im2latex lists, vocab.json and a cleaning report."""
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from ..run import atomic
 from ..run.parallel import parallel_map, pool_workers
@@ -63,8 +64,10 @@ def _stats(lengths: Sequence[int]) -> dict:
 
 
 def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Sequence[int]],
-          plain: bool = False, workers: int | None = 0) -> dict:
-    """Filter, align, normalise and preprocess one source; writes the processed layout atomically."""
+          plain: bool = False, workers: int | None = 0, symbol_height: float | None = None) -> dict:
+    """Filter, align, normalise and preprocess one source; writes the processed layout atomically.
+    `symbol_height`: pen data rendered at that symbol height (recorded with the ink scale, so that a drawing
+    is rendered for the model as its training data was)."""
     t0 = time.monotonic()
     tally, encodings = Tally(), Counter()
     formulas: dict[str, dict[str, list[str]]] = {s: {} for s in SPLITS}   # split -> id -> tokens
@@ -129,6 +132,8 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
                       images_per_s=round(len(jobs) / max(img_seconds, 1e-9), 1),
                       seconds=round(time.monotonic() - t0, 1))
         report["ink_scale"] = train_ink_scale(out, formulas["train"])
+        if symbol_height and report["ink_scale"]:
+            report["ink_scale"]["symbol_height"] = symbol_height
         atomic.write_json(out / "cleaning_report.json", report)
     return report
 
@@ -166,9 +171,23 @@ def _write_lists(out: Path, formulas: dict, test_ids: list[str], answers: dict) 
     unknown = {s: dict(Counter(t for f in ([*formulas[s].values()] if s != "test" else
                                            [a for a in answers.values() if a]) for t in f
                                if t not in vocab).most_common()) for s in SPLITS}
+    test_refs = [a for a in answers.values() if a]
     return {"vocab_size": len(vocab), "formulas": len(lines), "test_ids": len(test_ids),
             "answer_key": have_key, "unknown_tokens": unknown,
+            "overlap_with_train": {"dev": overlap(formulas["train"].values(), formulas["dev"].values()),
+                                   "test": overlap(formulas["train"].values(), test_refs)},
             "unknown_token_total": sum(sum(u.values()) for u in unknown.values())}
+
+
+def overlap(train: Iterable[Sequence[str]], other: Iterable[Sequence[str]]) -> dict:
+    """How much of a split a model could answer from memory: its formulas (and distinct formulas) that occur
+    verbatim, as normalised tokens, in train."""
+    seen = {join(t) for t in train}
+    lines = [join(t) for t in other]
+    hits = sum(line in seen for line in lines)
+    distinct = set(lines)
+    return {"formulas": len(lines), "in_train": hits, "share": round(100.0 * hits / len(lines), 1) if lines else 0.0,
+            "distinct": len(distinct), "distinct_in_train": len(distinct & seen)}
 
 
 def run_cleaning(ctx) -> dict:
@@ -178,8 +197,10 @@ def run_cleaning(ctx) -> dict:
         raise FileNotFoundError(f"{interim}: no export_report.json; run notebook 01 (export) for "
                                 f"data={ctx.data!r} first")
     prof = ctx.profile
+    exported = json.loads((interim / "export_report.json").read_text(encoding="utf-8"))
     report = clean(interim, ctx.processed_dir(), prof.max_tokens, prof.bucket_sizes,
-                   plain=ctx.data in PLAIN_SOURCES, workers=pool_workers(prof.workers))
+                   plain=ctx.data in PLAIN_SOURCES, workers=pool_workers(prof.workers),
+                   symbol_height=exported.get("symbol_height"))
     report = {"source": ctx.data, "profile": prof.name, **report}
     atomic.write_json(ctx.processed_dir() / "cleaning_report.json", report)
     atomic.write_json(ctx.out / "cleaning_report.json", report)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..run import atomic
 from ..run.parallel import parallel_map, pool_workers
-from . import SPLITS, course, crohme, inkml
+from . import SPLITS, course, crohme
 from . import annotations as ann
 from .staging import Tally, link_or_copy, staged_dir, write_csv
 
@@ -108,7 +108,7 @@ def export_params(source: str, profile, seed: int, where: Path | None, crohme_te
     elif source == "crohme":
         params.update(dir=str(where), train=profile.crohme_train, test=profile.crohme_test,
                       test_set=str(crohme_test), dev_fraction=profile.dev_fraction,
-                      symbol_height=inkml.SYMBOL_HEIGHT)
+                      symbol_height=profile.crohme_symbol_height, split_by="formula")
     else:
         params.update(dir=str(where))
     return params
@@ -145,7 +145,7 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
             body = export_demo(ctx.raw_dir("demo"), tmp, workers)
         elif src == "crohme":
             body = crohme.export_crohme(where, tmp, prof.crohme_train, prof.crohme_test, prof.dev_fraction,
-                                        ctx.seed, workers, crohme_test)
+                                        ctx.seed, workers, crohme_test, prof.crohme_symbol_height)
         else:
             body = course.import_course(where, tmp)
         report = {"source": src, "params": params, **body, "seconds": round(time.monotonic() - t0, 1)}

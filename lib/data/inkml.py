@@ -155,14 +155,21 @@ def render(ink: Ink, symbol_height: float = SYMBOL_HEIGHT, stroke: float = STROK
     return np.asarray(canvas.reduce(ss), dtype=np.uint8)
 
 
-def render_file(job: tuple[str, str, str]) -> dict:
-    """Worker: (inkml path, png path, label path or "") -> result dict; problems are returned, not raised."""
-    src, png, label = job
+def render_at(ink: Ink, symbol_height: float = SYMBOL_HEIGHT) -> np.ndarray:
+    """`render` at another scale: the median symbol `symbol_height` pixels high, the pen width in proportion."""
+    return render(ink, symbol_height=symbol_height, stroke=STROKE * symbol_height / SYMBOL_HEIGHT)
+
+
+def render_file(job: tuple) -> dict:
+    """Worker: (inkml path, png path, label path or "" [, symbol height]) -> result dict; problems are
+    returned, not raised."""
+    src, png, label = job[:3]
+    symbol_height = job[3] if len(job) > 3 else SYMBOL_HEIGHT
     try:
         ink = read_inkml(src)
         if ink.truth is None:
             raise InkmlError(src, NO_TRUTH, "no <annotation type=\"truth\">")
-        img = render(ink)
+        img = render_at(ink, symbol_height)
         atomic.write_bytes(png, png_bytes(img))
         if label:
             atomic.write_text(label, ink.truth + "\n")

@@ -68,12 +68,20 @@ def find_checkpoints(outputs: str | Path) -> list[CheckpointInfo]:
     return found
 
 
-def strokes_to_image(strokes: Sequence[Sequence[Sequence[float]]]) -> np.ndarray:
-    """Pen strokes (lists of (x, y) in canvas pixels) drawn exactly as the `crohme` source draws InkML traces."""
+def strokes_to_image(strokes: Sequence[Sequence[Sequence[float]]],
+                     symbol_height: float = inkml.SYMBOL_HEIGHT) -> np.ndarray:
+    """Pen strokes (lists of (x, y) in canvas pixels) drawn exactly as the `crohme` source draws InkML traces,
+    at the symbol height a checkpoint was trained with (`symbol_height(ckpt)`)."""
     traces = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes if len(s)]
     if not traces:
         raise ReadError("nothing drawn yet: write a formula on the canvas first")
-    return inkml.render(inkml.Ink(traces, [], None))
+    return inkml.render_at(inkml.Ink(traces, [], None), symbol_height)
+
+
+def symbol_height(ckpt: dict | None) -> float:
+    """The InkML symbol height of a checkpoint's training data (recorded with its ink scale), else the default."""
+    scale = ((ckpt or {}).get("preprocess") or {}).get("ink_scale") or {}
+    return float(scale.get("symbol_height") or inkml.SYMBOL_HEIGHT)
 
 
 def read_upload(data: bytes, name: str = "upload") -> np.ndarray:

@@ -64,6 +64,7 @@ class Profile:
     m1_attention: str = "luong"  # model 1's attention: "luong" (im2markup's bilinear score) or "coverage" (WAP)
     ablation_start: str = "scratch"  # notebook 05's arms: "scratch", or "model2" (continue notebook 04's best.pt)
     ablation_overrides: dict = field(default_factory=dict)  # training knobs of the arms (e.g. a lower lr)
+    crohme_symbol_height: float = 40.0  # InkML rendering: pixels of the median symbol (40: formulas ~100 px high)
 
     def for_data(self, source: str) -> "Profile":
         """This profile with the overrides of one data source applied (CROHME's schedule on the gpu profile)."""

@@ -206,9 +206,10 @@ def resume_from_last(run: Run) -> bool:
 
 def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
             epochs: int | None = None, max_minutes: float | None = None, device=None, init_from=None,
-            **overrides) -> Run:
+            vocab: Vocab | None = None, **overrides) -> Run:
     """A fresh run: data, model (seeded; `init_from` a checkpoint to start from), AdamW, loaders with the pixel
-    budget, the precision of the device."""
+    budget, the precision of the device. `vocab` replaces the data's own (a vocabulary shared by two data
+    sets, so that a model trained on one can continue on the other)."""
     profile = profile.for_model(model_name)
     names = field_names()
     epochs, max_minutes = resolve_budget(profile, epochs, max_minutes)
@@ -218,7 +219,8 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     out, processed_dir = Path(out_dir), Path(processed_dir)
     out.mkdir(parents=True, exist_ok=True)
     prec = choose(device)
-    vocab = load_vocab(processed_dir)
+    vocab_given = vocab is not None
+    vocab = vocab if vocab_given else load_vocab(processed_dir)
     train_ds = FormulaDataset(processed_dir, "train", vocab, transform=get_transform(augment))
     val_ds = FormulaDataset(processed_dir, "dev", vocab, limit=cfg.val_limit)
     for ds, split in ((train_ds, "train"), (val_ds, "dev")):
@@ -228,7 +230,8 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     if init_from is not None:  # the checkpoint's own architecture and weights (a fine-tuning run)
         start = checkpoint.load(init_from, "cpu")
         if start["vocab"] != vocab.to_dict():
-            raise ValueError(f"{init_from}: trained on another vocabulary than {processed_dir / 'vocab.json'}")
+            raise ValueError(f"{init_from}: trained on another vocabulary than this run's "
+                             f"({'the one given' if vocab_given else processed_dir / 'vocab.json'})")
         model = build_model(start["model_name"], len(vocab), **start["hparams"])
         model.load_state_dict(start["model"])
         model = model.to(prec.device)

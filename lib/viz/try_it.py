@@ -170,11 +170,11 @@ class TryIt:
         colour = "#b00020" if error else "#333"
         self.status.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
 
-    def image(self) -> np.ndarray:
-        """The image of the chosen tab: the drawing, the upload or the test image."""
+    def image(self, ckpt: dict | None = None) -> np.ndarray:
+        """The image of the chosen tab: the drawing (at the checkpoint's pen scale), the upload or the test image."""
         tab = self.source.selected_index
         if tab == 0:
-            return reader.strokes_to_image(self.pad.strokes)
+            return reader.strokes_to_image(self.pad.strokes, reader.symbol_height(ckpt))
         if tab == 1:
             files = self.upload.value
             if not files:
@@ -199,7 +199,7 @@ class TryIt:
         try:
             self.say("reading...")
             model, vocab, ckpt = self.load()
-            r = reader.read(model, vocab, ckpt, self.image(), beam=self.beam.value, max_len=self.max_len,
+            r = reader.read(model, vocab, ckpt, self.image(ckpt), beam=self.beam.value, max_len=self.max_len,
                             device=self.device)
         except reader.ReadError as e:
             self.say(str(e), error=True)

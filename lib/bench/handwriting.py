@@ -1,0 +1,77 @@
+"""The handwriting part of `python -m lib.bench learn --data crohme`: CROHME rendered and cleaned once per
+recipe, and the 2014 test set scored once, at the end (ExpRate, <=1, <=2; greedy and the recipe's beam)."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from ..data import crohme
+from ..data.clean import clean
+from ..data.dataset import load_split
+from ..data.vocab import Vocab
+from ..evaluation.compare import evaluate_checkpoints, test_split
+from ..run import atomic
+from ..run.parallel import pool_workers
+
+TEST_SET = "2014"
+KEYS = ("exprate", "exprate_le1", "exprate_le2")
+
+
+def data_params(profile, n_train: int | None, n_test: int | None, seed: int, where: Path) -> dict:
+    """What the processed set depends on: a set made with the same parameters is reused."""
+    params = {"source": str(where), "train": n_train, "test_set": TEST_SET, "seed": seed,
+              "dev_fraction": profile.dev_fraction, "split_by": "formula",
+              "symbol_height": profile.crohme_symbol_height, "buckets": profile.buckets,
+              "max_tokens": profile.max_tokens}
+    return {**params, "test": n_test} if n_test else params
+
+
+def prepare_crohme(home: Path, root: Path, profile, n_train: int | None, seed: int,
+                   crohme_dir: str | Path = "", n_test: int | None = None) -> tuple[Path, dict]:
+    """The processed CROHME set (train + formula-held-out dev from train/, all of test2014 or `n_test` files)
+    under <home>/data/bench/, made once per recipe; (folder, {seconds, reused, report})."""
+    where = crohme.find_dir(crohme_dir, home, root, TEST_SET)
+    params = data_params(profile, n_train, n_test, seed, where)
+    tag = (f"crohme-t{n_train or 'all'}{f'-test{n_test}' if n_test else ''}-h{profile.crohme_symbol_height:g}-"
+           f"{profile.buckets}-s{seed}")
+    base = home / "data" / "bench" / tag
+    processed, stamp = base / "processed", base / "processed" / "bench.json"
+    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == params:
+        report = json.loads((processed / "cleaning_report.json").read_text(encoding="utf-8"))
+        return processed, {"seconds": 0.0, "reused": True, "report": report}
+    t0 = time.monotonic()
+    workers = pool_workers(profile.workers)
+    shutil.rmtree(base / "interim", ignore_errors=True)
+    crohme.export_crohme(where, base / "interim", n_train, n_test, profile.dev_fraction, seed, workers, TEST_SET,
+                         profile.crohme_symbol_height)
+    report = clean(base / "interim", processed, profile.max_tokens, profile.bucket_sizes, plain=True,
+                   workers=workers, symbol_height=profile.crohme_symbol_height)
+    atomic.write_json(stamp, params)
+    shutil.rmtree(base / "interim", ignore_errors=True)
+    seconds = time.monotonic() - t0
+    print(f"CROHME rendered and cleaned in {seconds:.0f} s -> {processed}")
+    return processed, {"seconds": round(seconds, 1), "reused": False, "report": report}
+
+
+def test_scores(checkpoint: Path, processed: Path, beam: int, max_len: int, batch_size: int = 16) -> dict:
+    """The whole test set decoded greedily and (beam > 1) with `beam`: {decoder: metrics}."""
+    split = test_split(processed)
+    if split.refs is None:
+        raise ValueError(f"{processed}: no answer_key.txt to score the test set against")
+    runs = evaluate_checkpoints([("model", checkpoint)], [split], beam, batch_size=batch_size, max_len=max_len)
+    return {r.decoder: {**r.metrics["test"], "images_per_s": r.images_per_s} for r in runs}
+
+
+def split_summary(report: dict) -> dict:
+    """Formulas per split and how many dev / test formulas occur verbatim in train."""
+    lengths = report.get("lengths", {})
+    return {"train": lengths.get("train", {}).get("n"), "dev": lengths.get("dev", {}).get("n"),
+            "test": lengths.get("test", {}).get("n"), "overlap_with_train": report.get("overlap_with_train")}
+
+
+def shared_vocab(*processed: Path) -> Vocab:
+    """One vocabulary over the training formulas of several processed sets (pretraining on one, fine-tuning on
+    another)."""
+    return Vocab.build(tokens for d in processed for _, tokens in load_split(d, "train"))
