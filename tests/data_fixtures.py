@@ -1,4 +1,4 @@
-"""Tiny hand-made inputs in the raw demo layout (CONTRACT.md) and InkML files, with known defects."""
+"""Tiny hand-made inputs in the raw demo layout (README, *The demo data set*) and InkML files, with known defects."""
 from __future__ import annotations
 
 import json

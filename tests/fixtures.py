@@ -1,4 +1,4 @@
-"""A tiny processed dataset (the layout of CONTRACT.md) rendered with matplotlib mathtext, for fast tests."""
+"""A tiny processed dataset (the processed layout: README, *Data*) rendered with matplotlib mathtext, for fast tests."""
 from __future__ import annotations
 
 import io

@@ -94,7 +94,7 @@ def test_arms_can_continue_model_2(tmp_path):
     """ablation_start="model2": each arm starts from notebook 04's best.pt (here: with lr 0 it stays there)."""
     import torch
 
-    from lib.training import checkpoint
+    from lib.models import checkpoint
     from lib.training.loop import train_model
 
     data = make_processed_dataset(tmp_path / "processed", n_train=4, n_dev=2, n_test=1)

@@ -11,7 +11,7 @@ from lib.evaluation import analysis
 from lib.evaluation.analysis import GAP  # noqa: E402
 from lib.evaluation.metrics import levenshtein, tokens  # noqa: E402
 from lib.viz import formulas, galleries  # noqa: E402
-from lib.viz.tables import markdown_table  # noqa: E402
+from lib.run.tables import markdown_table  # noqa: E402
 
 
 def test_align_is_a_minimum_edit_alignment():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lib.data import clean
-from lib.data.buckets import COURSE
+from lib.data.buckets import COURSE, of_profile
 from lib.data.export import export_demo
 from lib.data.images import load_grey
 from lib.data.vocab import Vocab
@@ -114,7 +114,7 @@ def test_smoke_series_01_02_on_crohme(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = tmp_path / "data" / "processed" / "crohme"
     report = json.loads((out / "cleaning_report.json").read_text())
-    check_processed(out, report, buckets=get_profile("smoke").bucket_sizes)
+    check_processed(out, report, buckets=of_profile(get_profile("smoke")))
     assert report["splits"]["test"]["seen"] == 20 and report["style"] == "plain"
     export = json.loads((tmp_path / "data" / "interim" / "crohme" / "export_report.json").read_text())
     assert sum(s["seen"] for s in export["splits"].values()) == 80

@@ -1,6 +1,6 @@
 import pytest
 
-from lib.data.buckets import COURSE, FIT
+from lib.data.buckets import COURSE, FIT, of_profile
 from lib.run.profiles import PROFILES, get_profile, resolve_profile_name
 
 
@@ -9,7 +9,7 @@ def test_profiles_exist_and_grow():
     assert smoke.demo_pages < cpu.demo_pages < gpu.demo_pages
     assert smoke.m2_d_model <= cpu.m2_d_model <= gpu.m2_d_model
     assert gpu.m1_cnn_widths == (64, 128, 256, 256, 512, 512)   # the paper's CNN
-    assert all(p.bucket_sizes in (COURSE, FIT) for p in (smoke, cpu, gpu))
+    assert all(of_profile(p) in (COURSE, FIT) for p in (smoke, cpu, gpu))
 
 
 def test_auto_uses_env_then_hardware(monkeypatch):
@@ -27,7 +27,41 @@ def test_unknown_profile_refused():
 
 
 def test_overrides_known_and_extra():
-    p = get_profile("smoke", epochs=5, my_knob=3)
-    assert p.epochs == 5 and p.extra["my_knob"] == 3
-    assert get_profile("smoke").epochs != 5 or True  # the stored profile is not changed
-    assert get_profile("smoke").extra == {}
+    p = get_profile("smoke", epochs=5, m1_dropout=0.2)
+    assert p.epochs == 5 and p.extra["m1_dropout"] == 0.2
+    assert get_profile("smoke").epochs == 2 and get_profile("smoke").extra == {}  # the stored profile is unchanged
+
+
+def test_a_misspelt_setting_is_refused_with_the_nearest_name():
+    from lib.run.profiles import UnknownSetting
+
+    with pytest.raises(UnknownSetting, match="unknown setting 'max_minutess'; did you mean 'max_minutes'"):
+        get_profile("smoke", max_minutess=30)
+    with pytest.raises(UnknownSetting, match="'lrr'; did you mean 'lr'"):
+        get_profile("cpu").replace(lrr=1e-3)
+    with pytest.raises(UnknownSetting, match="in per_model"):
+        get_profile("cpu").replace(per_model={"model1": {"max_minute": 3}})
+
+
+def test_every_training_knob_can_be_set():
+    from lib.run.profiles import Profile
+    from lib.training.config import field_names
+
+    assert field_names() - {"max_len"} <= Profile.setting_names()  # max_len follows max_tokens
+
+
+def test_bench_refuses_a_misspelt_set(capsys):
+    from lib.bench import learn
+    from lib.run.profiles import UnknownSetting
+
+    with pytest.raises(UnknownSetting, match="'lrr'; did you mean 'lr'"):
+        learn.main(["--set", "lrr=1e-3", "--minutes", "0.1"])
+
+
+def test_series_refuses_a_misspelt_parameter_before_running(tmp_path, monkeypatch):
+    from lib.run import series
+
+    monkeypatch.setenv("IM2LATEX_HOME", str(tmp_path))
+    with pytest.raises(SystemExit, match="unknown notebook parameter 'max_minutess'; did you mean 'max_minutes'"):
+        series.run_series(profile="smoke", only="04", extra_parameters={"max_minutess": 1})
+    assert not list((tmp_path / "outputs").rglob("*.ipynb"))  # nothing ran

@@ -95,7 +95,7 @@ def test_decode_score_and_submit_with_a_tiny_checkpoint(tmp_path):
     from lib.evaluation import submission
     from lib.models import model_from_profile
     from lib.run.profiles import get_profile
-    from lib.training import checkpoint
+    from lib.models import checkpoint
     from tests.fixtures import make_processed_dataset
 
     d = make_processed_dataset(tmp_path / "processed", n_train=2, n_dev=2, n_test=3, seed=1)
@@ -117,4 +117,6 @@ def test_decode_score_and_submit_with_a_tiny_checkpoint(tmp_path):
     report = submission.write_submission(tmp_path / "sub", test.all_ids, dict(zip(test.ids, best.lines["test"])))
     assert report["lines"] == 3 and (tmp_path / "sub" / "result.txt").read_text().splitlines()[1] == "-"
     with pytest.warns(UserWarning, match="fix_test_001.png"):  # the example skips the unreadable image, named
-        assert evaluation.attention_example("model1", ckpt, test, max_len=3) is not None
+        from lib.viz.attention import attention_example
+
+        assert attention_example("model1", ckpt, test, max_len=3) is not None

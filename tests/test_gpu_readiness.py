@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lib.run.profiles import get_profile
-from lib.training import checkpoint
+from lib.models import checkpoint
 from lib.training.loop import train_model
 from tests.fixtures import make_processed_dataset
 
@@ -75,7 +75,7 @@ def test_grad_scaler_state_moves_between_precisions(saved_on, resumed_on):
 def _fake_precision(monkeypatch, use_scaler: bool):
     """CPU training whose GradScaler is on (fp16 on a T4) or off (bf16 on a 3090): what a resume meets."""
     from lib.training import loop as train
-    from lib.training import precision
+    from lib.run import precision
 
     def choose(device=None):
         return precision.Precision(torch.device("cpu"), None, use_scaler)

@@ -97,7 +97,7 @@ def test_a_model_reads_the_same_formula_from_every_variant(crop, tmp_path):
     from lib.data.buckets import FIT
     from lib.data.vocab import Vocab
     from lib.inference.predict import predict_paths
-    from lib.training import checkpoint
+    from lib.models import checkpoint
     from tests.fixtures import random_formula, render
     from tests.test_memorisation import memorise
 

@@ -15,7 +15,7 @@ from lib.models import build_model
 from lib.run.profiles import get_profile
 from lib.training.config import TrainConfig
 from lib.training.loop import train_step
-from lib.training.precision import choose
+from lib.run.precision import choose
 from tests.fixtures import make_processed_dataset
 
 SIZES = {

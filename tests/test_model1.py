@@ -219,7 +219,7 @@ def test_attention_plot_over_one_image(overfit, tmp_path):
 
 
 def test_trains_with_the_shared_loop_and_reloads_from_its_checkpoint(tmp_path):
-    from lib.training.checkpoint import load_model
+    from lib.models.checkpoint import load_model
     from lib.training.loop import train_model
     from tests.fixtures import make_processed_dataset
 

@@ -8,9 +8,10 @@ import torch
 
 from lib.data.dataset import load_vocab
 from lib.evaluation.submission import write_result
-from lib.inference.predict import main, predict_paths
+from lib.inference.predict import predict_paths
+from lib.predict import main
 from lib.models import build_model
-from lib.training import checkpoint
+from lib.models import checkpoint
 from tests.fixtures import make_processed_dataset
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 from lib.data.vocab import Vocab
 from lib.inference import reader
 from lib.models import build_model
-from lib.training import checkpoint
+from lib.models import checkpoint
 
 TINY = dict(stages=1, d_model=16, layers=1, heads=2, ff=32, dropout=0.0)
 VOCAB = Vocab(["<PAD>", "<SOS>", "<EOS>", "<UNK>", "x", "^", "{", "}", "2", "+", "y"])
@@ -102,3 +102,18 @@ def test_a_reading_has_the_model_view_candidates_attention_and_time(tmp_path):
     assert isinstance(r.latex, str)
     with pytest.raises(reader.ReadError, match="no ink"):
         reader.read(model, vocab, ckpt, np.full((30, 30), 255, np.uint8))
+
+
+def test_drawn_formulas_are_written_in_the_pen_alphabet():
+    from lib.bench import drawn
+    from lib.data.latex import normalize
+
+    assert drawn.latex_of("x^2+y^2") == "x^{2}+y^{2}"
+    assert normalize(drawn.latex_of("x^2"), plain=True) == ["x", "^", "{", "2", "}"]
+    for i, text in enumerate(drawn.FORMULAS):
+        pen = drawn.strokes(text, seed=i)
+        assert len(pen) >= len(text.replace("^", "")) and all(len(s) >= 2 for s in pen)
+        img = reader.strokes_to_image(pen, 20.0)
+        assert (img < 128).any() and 40 <= img.shape[0] <= 120      # a formula about as high as CROHME at 20
+    raised = drawn.strokes("x^2")                               # the exponent is above the x
+    assert max(y for s in raised[2:] for _, y in s) < max(y for s in raised[:2] for _, y in s)

@@ -1,4 +1,4 @@
-"""The demo data source (`lib.data.synth`): determinism, the raw layout of CONTRACT.md, formulas, boxes and labels."""
+"""The demo data source (`lib.data.synth`): determinism, the raw demo layout (README, *The demo data set*), formulas, boxes and labels."""
 import collections
 import json
 import re

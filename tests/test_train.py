@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lib.run.profiles import get_profile
-from lib.training import checkpoint
+from lib.models import checkpoint
 from lib.training.loop import TrainingInterrupted, train_model
 from tests.fixtures import make_processed_dataset
 
@@ -94,8 +94,40 @@ def test_collate_pads_white_with_mask():
     assert batch["tgt"][0].tolist() == [1, 5, 2, PAD_ID, PAD_ID] and batch["names"] == ["a.png", "b.png"]
 
 
+def test_a_buckets_batch_has_no_mask():
+    from lib.data.dataset import collate
+
+    batch = collate([(torch.zeros(1, 4, 8), [1, 2], "a.png"), (torch.zeros(1, 4, 8), [1, 5, 2], "b.png")])
+    assert batch["mask"] is None and batch["images"].shape == (2, 1, 4, 8)
+
+
+@pytest.mark.parametrize("name", ["model1", "model2"])
+def test_training_forward_asks_the_device_nothing(name, monkeypatch):
+    """A training step's forward on a bucket's batch reads no tensor value on the host (each such read is a
+    device sync on a GPU): the loop's one sync per log interval stays the only one."""
+    from lib.data.dataset import collate
+    from lib.models import model_from_profile
+    from lib.run.profiles import get_profile
+
+    torch.manual_seed(0)
+    model = model_from_profile(name, 12, get_profile("smoke")).train()
+    batch = collate([(torch.rand(1, 32, 64), [1, 5, 6, 2], f"{i}.png") for i in range(3)])
+    reads = []
+    for attr in ("__bool__", "item", "tolist", "__int__", "__float__", "numpy"):
+        original = getattr(torch.Tensor, attr)
+
+        def spy(self, *a, _original=original, _attr=attr, **k):
+            reads.append(_attr)
+            return _original(self, *a, **k)
+        monkeypatch.setattr(torch.Tensor, attr, spy)
+    logits = model(batch["images"], batch["tgt"][:, :-1], batch["mask"])
+    logits.float().mean().backward()
+    monkeypatch.undo()
+    assert reads == []
+
+
 def test_precision_follows_compute_capability(monkeypatch):
-    from lib.training import precision
+    from lib.run import precision
 
     assert precision.choose("cpu").amp_dtype is None
     for major, dtype, scaler in ((8, torch.bfloat16, False), (9, torch.bfloat16, False), (7, torch.float16, True)):

@@ -11,15 +11,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..data import synth
 from ..data.buckets import COURSE
 from ..data.clean import process_image
+from ..data.export import export_demo
 from ..run.parallel import default_workers, parallel_map
 
 
 def demo_crops(folder: Path, pages: int, seed: int = 0) -> list[Path]:
     """Generate a small demo set with lib.synth and export its crops; returns the crop files."""
-    from ..data import synth
-    from ..data.export import export_demo
 
     synth.generate(folder / "raw", pages, seed)
     export_demo(folder / "raw", folder / "interim", workers=None)

@@ -7,7 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
-from ..data import crohme
+from ..data import LIST_NAMES, crohme
+from ..data.buckets import of_profile
 from ..data.clean import clean
 from ..data.dataset import load_split
 from ..data.vocab import Vocab
@@ -46,7 +47,7 @@ def prepare_crohme(home: Path, root: Path, profile, n_train: int | None, seed: i
     shutil.rmtree(base / "interim", ignore_errors=True)
     crohme.export_crohme(where, base / "interim", n_train, n_test, profile.dev_fraction, seed, workers, TEST_SET,
                          profile.crohme_symbol_height)
-    report = clean(base / "interim", processed, profile.max_tokens, profile.bucket_sizes, plain=True,
+    report = clean(base / "interim", processed, profile.max_tokens, of_profile(profile), plain=True,
                    workers=workers, symbol_height=profile.crohme_symbol_height)
     atomic.write_json(stamp, params)
     shutil.rmtree(base / "interim", ignore_errors=True)
@@ -75,3 +76,35 @@ def shared_vocab(*processed: Path) -> Vocab:
     """One vocabulary over the training formulas of several processed sets (pretraining on one, fine-tuning on
     another)."""
     return Vocab.build(tokens for d in processed for _, tokens in load_split(d, "train"))
+
+
+def mix_sets(out: Path, main: Path, extra: Path) -> Path:
+    """A processed set training on `main`'s and `extra`'s train formulas together (one vocabulary), with
+    `main`'s dev and test splits, ink scale and report: images are linked, not copied."""
+    if (out / "bench.json").is_file() and json.loads((out / "bench.json").read_text()) == [str(main), str(extra)]:
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "images").mkdir(parents=True)
+    lines: list[str] = []
+    lists = {split: [] for split in ("train", "dev", "test")}
+    for image in (main / "images").iterdir():  # every image of main, unreadable test images too
+        (out / "images" / image.name).symlink_to(image.resolve())
+    for source, splits in ((main, ("train", "dev", "test")), (extra, ("train",))):
+        for split in splits:
+            for name, tokens in load_split(source, split):
+                lists[split].append(f"{name} {len(lines)}")
+                lines.append(" ".join(tokens))
+                if source == extra:
+                    link = out / "images" / name
+                    if link.exists():
+                        raise ValueError(f"{name}: an image of both {main} and {extra}")
+                    link.symlink_to((source / "images" / name).resolve())
+    atomic.write_text(out / "formulas.norm.lst", "".join(f"{line}\n" for line in lines))
+    for split, name in LIST_NAMES.items():
+        atomic.write_text(out / name, "".join(f"{line}\n" for line in lists[split]))
+    for name in ("test_ids.txt", "answer_key.txt", "cleaning_report.json"):
+        if (main / name).is_file():
+            shutil.copyfile(main / name, out / name)
+    shared_vocab(out).save(out / "vocab.json")
+    atomic.write_json(out / "bench.json", [str(main), str(extra)])
+    return out

@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.dataset import load_split
+from ..data.images import load_grey
 from ..data.images import preprocess
 from ..inference.decode import beam_search, greedy, greedy_uncached
 from ..models import model_from_profile
+from ..run.precision import choose
 from ..run.profiles import get_profile
-from ..training.precision import choose
 
 FORMULAS = [r"x^{2}+y^{2}=z^{2}", r"\frac{a+b}{c}", r"\sqrt{x+1}-\alpha", r"\sum_{i=1}^{n}i", r"e^{i\pi}+1=0",
             r"\int_{0}^{1}f(x)dx", r"a_{n+1}=2a_{n}", r"\beta\gamma=\delta"]
@@ -52,8 +54,6 @@ def demo_images(n: int) -> list[np.ndarray]:
 
 def processed_images(folder: Path, n: int) -> list[np.ndarray]:
     """The first n test images (sorted by name) of a processed data set."""
-    from ..data.dataset import load_split
-    from ..data.images import load_grey
 
     return [load_grey(folder / "images" / name) for name, _ in load_split(folder, "test")[:n]]
 

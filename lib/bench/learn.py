@@ -27,19 +27,17 @@ from pathlib import Path
 
 import torch
 
+from ..data.buckets import of_profile
 from ..data.clean import clean
-from ..data.dataset import FormulaDataset, load_split, make_loader
+from ..data.dataset import load_split
 from ..data.export import ensure_demo, export_demo
-from ..evaluation.metrics import score
 from ..run import atomic
 from ..run.notebook import default_home, repo_root
 from ..run.parallel import pool_workers
 from ..run.profiles import get_profile
 from ..run.series import parse_parameter
-from ..training.checkpoint import load_model
 from ..training.loop import train_model
-from ..training.precision import choose
-from ..training.validation import validate
+from ..training.validation import dev_scores
 from . import handwriting
 
 THRESHOLDS = (10, 25, 50)
@@ -57,7 +55,7 @@ def prepare_data(home: Path, profile, pages: int, seed: int) -> Path:
     ensure_demo(base / "raw", pages, seed)
     shutil.rmtree(base / "interim", ignore_errors=True)
     export_demo(base / "raw", base / "interim", workers=pool_workers(profile.workers))
-    clean(base / "interim", processed, profile.max_tokens, profile.bucket_sizes,
+    clean(base / "interim", processed, profile.max_tokens, of_profile(profile),
           workers=pool_workers(profile.workers))
     atomic.write_json(stamp, params)
     print(f"demo set: {pages} pages, seed {seed}, ready in {time.monotonic() - t0:.0f} s -> {processed}")
@@ -73,18 +71,6 @@ def minutes_to(history: list[dict], thresholds=THRESHOLDS) -> dict[str, float | 
     return out
 
 
-def dev_metrics(checkpoint: Path, processed: Path, profile, device=None) -> dict:
-    """Course metrics of the checkpoint's greedy decoding of every dev image."""
-    prec = choose(device)
-    model, vocab, _ = load_model(checkpoint, prec.device)
-    ds = FormulaDataset(processed, "dev", vocab)
-    loader = make_loader(ds, profile.batch_size, shuffle=False, device=prec.device, max_pixels=profile.batch_pixels)
-    out = validate(model, loader, prec, max_len=profile.max_tokens + 2, return_predictions=True)
-    refs = dict(ds.samples)
-    preds = sorted(out["predictions"])
-    return score([refs[name] for name, _, _ in preds], [vocab.decode(hyp) for _, hyp, _ in preds])
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib.bench learn", description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="demo", choices=("demo", "crohme"),
@@ -93,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=30.0, help="training wall time, validation included")
     ap.add_argument("--pages", type=int, default=None, help="demo pages (default: the cpu profile's)")
     ap.add_argument("--train", type=int, default=None, help="crohme: training files (default: all)")
+    ap.add_argument("--with-demo", action="store_true",
+                    help="crohme: train on CROHME and the demo set together (one vocabulary; dev and test CROHME's)")
     ap.add_argument("--test", type=int, default=None,
                     help="crohme: decode only N test files (for tests: the benchmark's figure is the whole set)")
     ap.add_argument("--pretrain-minutes", type=float, default=0.0,
@@ -119,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     tag = "".join(f"-{k}={v}" for k, v in sorted(changes.items())).replace("/", "_")
     out = home / "outputs" / "bench-learn" / f"{a.model}-{profile.name}-p{pages}-s{a.seed}{tag}"
     result, res = train_from_scratch(a, profile, processed, out)
-    dev = dev_metrics(result.best_path, processed, profile)
+    dev = dev_scores(result.best_path, processed, batch_size=profile.batch_size, max_len=profile.decode_limit,
+                     max_pixels=profile.batch_pixels)
     res = {"model": a.model, "profile": profile.name, "pages": pages, "seed": a.seed,
            "changes": {k: repr(v) for k, v in changes.items()},
            "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
@@ -157,12 +146,17 @@ def speed(hist: list[dict], processed: Path, offset_s: float = 0.0) -> dict:
             "curve": [[round((offset_s + r["elapsed_s"]) / 60, 2), round(r["val_exact_match"], 1)] for r in hist]}
 
 
+def demo_set(a, home: Path):
+    """The demo recipe (the changes asked for applied) and its processed set, made once."""
+    demo_profile = get_profile(a.profile).for_data("demo").for_model(a.model).replace(
+        per_model={}, per_data={}, **{k: v for k, v in a.change_map.items() if k != "crohme_symbol_height"})
+    return demo_profile, prepare_data(home, demo_profile, demo_profile.demo_pages, a.seed)
+
+
 def pretrain_then_crohme(a, profile, processed: Path, out: Path, home: Path):
     """`--pretrain-minutes P`: P minutes on the demo set, then the rest of the minutes on CROHME from there,
     one vocabulary (both sets' training tokens) for both; (CROHME phase result, figures, pretraining figures)."""
-    demo_profile = get_profile(a.profile).for_data("demo").for_model(a.model).replace(
-        per_model={}, per_data={}, **{k: v for k, v in a.change_map.items() if k != "crohme_symbol_height"})
-    demo = prepare_data(home, demo_profile, demo_profile.demo_pages, a.seed)
+    demo_profile, demo = demo_set(a, home)
     vocab = handwriting.shared_vocab(processed, demo)
     pre, pre_res = train_from_scratch(a, demo_profile, demo, out / "pretrain", minutes=a.pretrain_minutes,
                                       vocab=vocab)
@@ -189,12 +183,15 @@ def crohme_main(a, profile, changes: dict) -> int:
     tag = "".join(f"-{k}={v}" for k, v in sorted(changes.items())).replace("/", "_")
     out = home / "outputs" / "bench-learn" / f"crohme-{a.model}-{profile.name}-t{a.train or 'all'}-s{a.seed}{tag}"
     a.change_map = changes
+    if a.with_demo:
+        processed = handwriting.mix_sets(processed.parent / "with-demo", processed, demo_set(a, home)[1])
+        out = out.with_name(out.name + "-with-demo")
     if a.pretrain_minutes:
         out = out.with_name(out.name + f"-pre{a.pretrain_minutes:g}")
         result, res = pretrain_then_crohme(a, profile, processed, out, home)
     else:
         result, res = train_from_scratch(a, profile, processed, out)
-    max_len = profile.max_tokens + 2
+    max_len = profile.decode_limit
     t0 = time.monotonic()
     test = handwriting.test_scores(result.best_path, processed, profile.beam, max_len)
     test_s = time.monotonic() - t0
@@ -203,7 +200,7 @@ def crohme_main(a, profile, changes: dict) -> int:
     hist = result.history
     res = {"data": "crohme", "test_set": handwriting.TEST_SET, "model": a.model, "profile": profile.name,
            "seed": a.seed, "changes": {k: repr(v) for k, v in changes.items()}, "decoder": beam_key,
-           "pretrain_minutes": a.pretrain_minutes,
+           "pretrain_minutes": a.pretrain_minutes, "with_demo": a.with_demo,
            **{k: round(best[k], 2) for k in handwriting.KEYS},
            **{f"{k.replace('exprate', 'exprate_greedy')}": round(greedy_m[k], 2) for k in handwriting.KEYS},
            "test_formulas": best["n"], "dev_exprate": round(max(r["val_exact_match"] for r in hist), 2),

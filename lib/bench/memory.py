@@ -21,9 +21,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..data.buckets import of_profile
 from ..data.dataset import bucket_batch_size
 from ..models import model_from_profile
 from ..run.notebook import default_home, repo_root
+from ..run.precision import choose
 from ..run.profiles import get_profile
 
 MODELS = ("model1", "model2")
@@ -90,13 +92,12 @@ def buckets_in_use(profile, data: str, home: Path) -> tuple[list[tuple[int, int]
         if counts:
             sizes = sorted((tuple(int(v) for v in k.split("x")) for k in counts), key=lambda s: (s[0] * s[1], s))
             return sizes, {f"{w}x{h}": counts[f"{w}x{h}"] for w, h in sizes}, str(report)
-    sizes = sorted(set(profile.bucket_sizes), key=lambda s: (s[0] * s[1], s))
+    sizes = sorted(set(of_profile(profile)), key=lambda s: (s[0] * s[1], s))
     return sizes, {}, f"every bucket of the {profile.name} profile (no processed {data} data)"
 
 
 def measured_gib(name: str, profile, width: int, height: int, batch: int, tokens: int) -> float:
     """One real training step on the GPU: torch.cuda.max_memory_allocated in GiB."""
-    from ..training.precision import choose
 
     prec = choose("cuda")
     model = model_from_profile(name, VOCAB, profile).to(prec.device).train()

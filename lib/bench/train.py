@@ -21,7 +21,7 @@ from ..models import model_from_profile
 from ..run.profiles import get_profile
 from ..training.config import TrainConfig
 from ..training.loop import train_step
-from ..training.precision import choose
+from ..run.precision import choose
 
 VOCAB = 200
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     tgt[:, 0] = 1
 
     cfg = TrainConfig.from_profile(profile, batch_size=bs)
-    batch = {"images": images, "mask": torch.ones(bs, args.height, args.width, dtype=torch.bool), "tgt": tgt}
+    batch = {"images": images, "mask": None, "tgt": tgt}  # one bucket: no mask, as the loader gives it
 
     def step() -> None:  # the training loop's own step
         train_step(model, batch, prec, opt, scaler, cfg)

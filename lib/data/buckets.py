@@ -28,6 +28,11 @@ def sizes(spec: str | Sequence[Sequence[int]]) -> tuple[tuple[int, int], ...]:
     return tuple((int(w), int(h)) for w, h in spec)
 
 
+def of_profile(profile) -> tuple[tuple[int, int], ...]:
+    """The (width, height) buckets a profile names (its `buckets` field)."""
+    return sizes(profile.buckets)
+
+
 def pick_bucket(width: int, height: int, buckets: Sequence[Sequence[int]] = COURSE) -> tuple[int, int] | None:
     """The smallest-area (width, height) bucket holding the image, or None if none does."""
     fitting = [(w, h) for w, h in buckets if w >= width and h >= height]

@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 from ..run import atomic
 from ..run.parallel import parallel_map, pool_workers
 from . import LIST_NAMES, SPLITS, ocr_labels
+from .buckets import of_profile
 from .images import IMAGE_EXTS, ImageError, has_ink, ink_scale, load_grey, png_bytes, preprocess
 from .latex import join
 from .staging import Tally, staged_dir
@@ -198,7 +199,7 @@ def run_cleaning(ctx) -> dict:
                                 f"data={ctx.data!r} first")
     prof = ctx.profile
     exported = json.loads((interim / "export_report.json").read_text(encoding="utf-8"))
-    report = clean(interim, ctx.processed_dir(), prof.max_tokens, prof.bucket_sizes,
+    report = clean(interim, ctx.processed_dir(), prof.max_tokens, of_profile(prof),
                    plain=ctx.data in PLAIN_SOURCES, workers=pool_workers(prof.workers),
                    symbol_height=exported.get("symbol_height"))
     report = {"source": ctx.data, "profile": prof.name, **report}

@@ -224,7 +224,7 @@ def _expect(text: str) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..run.notebook import default_home, repo_root
+    from ..run.notebook import default_home, repo_root  # lazy: run.notebook imports torch; fetching needs none
 
     ap = argparse.ArgumentParser(prog="python -m lib.crohme", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)

@@ -123,15 +123,19 @@ class BucketBatchSampler(Sampler[list[int]]):
 
 
 def collate(items: list[tuple[torch.Tensor, list[int], str]]) -> dict:
-    """Pad images with white (1.0) to the batch's largest size, tokens with <PAD>; mask True = real pixel."""
+    """Pad images with white (1.0) to the batch's largest size, tokens with <PAD>; mask True = real pixel, or
+    None when every image has the batch's size (a bucket's batch: the models then skip masking, with no check
+    on the device)."""
     imgs, ids, names = zip(*items)
     h, w = max(x.shape[1] for x in imgs), max(x.shape[2] for x in imgs)
+    uniform = all(x.shape[1:] == (h, w) for x in imgs)
     images = torch.ones(len(imgs), 1, h, w)
-    mask = torch.zeros(len(imgs), h, w, dtype=torch.bool)
+    mask = None if uniform else torch.zeros(len(imgs), h, w, dtype=torch.bool)
     tgt = torch.full((len(ids), max(map(len, ids))), PAD_ID, dtype=torch.long)
     for i, (x, t) in enumerate(zip(imgs, ids)):
         images[i, :, :x.shape[1], :x.shape[2]] = x
-        mask[i, :x.shape[1], :x.shape[2]] = True
+        if mask is not None:
+            mask[i, :x.shape[1], :x.shape[2]] = True
         tgt[i, :len(t)] = torch.tensor(t)
     return {"images": images, "mask": mask, "tgt": tgt, "names": list(names)}
 

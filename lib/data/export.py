@@ -21,7 +21,7 @@ MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format",
 
 def ensure_demo(raw_dir: Path, pages: int, seed: int) -> bool:
     """Generate the demo set with lib.data.synth when missing or made with other pages/seed/version; True if generated."""
-    from . import synth
+    from . import synth  # lazy: the generator loads matplotlib's fonts, which only the demo source needs
 
     info = raw_dir / "synth.json"
     if info.exists():

@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.dataset import load_split
+from ..inference.predict import load_images as preprocessed
+from ..inference.predict import predict_arrays
 from ..models import REGISTRY
+from ..models.checkpoint import load_model, preprocessing
+from ..run.progress import progress
 from . import metrics
 from .score_file import read_lines
 from .submission import read_test_ids
@@ -58,7 +62,7 @@ def resolve_settings(profile, beam: int | None = None, eval_limit: int | None = 
     beam = int(beam) if beam is not None else profile.beam
     limit = int(eval_limit) if eval_limit is not None else profile.eval_limit
     dev_limit = min((x for x in (limit, profile.eval_dev_limit) if x is not None), default=None)
-    max_len = int(max_len) if max_len is not None else profile.max_tokens + 2
+    max_len = int(max_len) if max_len is not None else profile.decode_limit
     if beam < 1 or max_len < 1 or (limit is not None and limit < 1):
         raise ValueError(f"beam, eval_limit and max_len must be positive, got {beam}, {limit}, {max_len}")
     return Settings(beam, limit, dev_limit, max_len)
@@ -138,10 +142,6 @@ def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split
     Images are read and preprocessed once, before any timing: `images_per_s` measures the model's decoding
     on `device`, not the disk and the CPU's image preprocessing.
     """
-    from ..inference.predict import load_images as preprocessed
-    from ..inference.predict import predict_arrays
-    from ..run.progress import progress
-    from ..training.checkpoint import load_model, preprocessing
 
     arrays: dict[str, dict[str, list]] = {}  # images prepared the way each checkpoint was trained, once each
     runs = []
@@ -219,20 +219,3 @@ def summary(runs: list[Run], chosen: Run, how: str, splits: list[Split], report:
                       "test_seconds": round(r.seconds, 3), "test_images_per_s": round(r.images_per_s, 3)}
                      for r in runs],
             "result_lines": report}
-
-
-def attention_example(name: str, path: Path, split: Split, device: str = "cpu", max_len: int = 150):
-    """The attention maps of the first readable image of `split` greedily decoded by one checkpoint."""
-    from ..inference.decode import attention_maps
-    from ..inference.predict import load_images
-    from ..training.checkpoint import load_model
-    from ..viz.attention import plot_attention
-
-    model, vocab, _ = load_model(path, device)
-    for img_id, img in zip(split.ids, load_images(split.paths)):
-        if img is not None:
-            tokens, maps, _ = attention_maps(model, img, vocab, max_len=max_len, device=device)
-            steps = list(range(min(len(maps), 6)))
-            return plot_attention(img, maps, tokens, steps=steps,
-                                  title=f"{name}: {img_id} -> {metrics.line_of(tokens)[:80]}")
-    return None

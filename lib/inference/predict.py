@@ -1,13 +1,8 @@
-"""Predict LaTeX for formula images and write a `result.txt`.
-
-`python -m lib.predict --checkpoint CKPT --images DIR --out FILE [--beam K] [--batch-size B] [--ids FILE]`
-writes one line per image (the order of --ids, else sorted by name): tokens separated by spaces, `-` for an
-image that cannot be read or holds no ink (each with a warning naming the file).
-"""
+"""Predict LaTeX for formula images: preprocessing as in cleaning, same-size batches, greedy or beam search,
+`-` for an image that cannot be read or holds no ink (each with a warning naming the file). The command line
+is `python -m lib.predict` (lib/predict.py)."""
 from __future__ import annotations
 
-import argparse
-import sys
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -16,11 +11,12 @@ import numpy as np
 import torch
 
 from ..data.buckets import COURSE
+from ..data.dataset import bucket_batch_size
 from ..data.images import IMAGE_EXTS, ImageError, dark_ink, has_ink, load_grey, preprocess
 from ..data.vocab import Vocab
 from ..models.base import Im2SeqModel
+from ..run.precision import choose
 from ..run.progress import progress
-from ..training.precision import choose
 from .decode import beam_search, greedy
 
 NO_FORMULA = "-"
@@ -53,7 +49,6 @@ def predict_arrays(model: Im2SeqModel, vocab: Vocab, images: Sequence[np.ndarray
                    max_pixels: int | None = PREDICT_PIXELS) -> list[str]:
     """Result lines for preprocessed uint8 images (None -> "-"); same-size images are decoded together, at
     most `max_pixels` (over the beams) per batch."""
-    from ..data.dataset import bucket_batch_size
 
     prec = choose(device)
     model = model.to(prec.device).eval()
@@ -97,36 +92,3 @@ def list_images(folder: str | Path, ids: str | Path | None = None) -> list[Path]
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such image folder")
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from ..evaluation.submission import write_result
-    from ..training.checkpoint import load_model, preprocessing
-
-    ap = argparse.ArgumentParser(prog="python -m lib.predict", description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", required=True, help="best.pt or last.pt of model 1 or model 2")
-    ap.add_argument("--images", required=True, help="folder of formula images")
-    ap.add_argument("--out", required=True, help="result file to write")
-    ap.add_argument("--beam", type=int, default=1, help="beam width (1: greedy)")
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--ids", help="file of image names, one a line: the output order (default: sorted names)")
-    ap.add_argument("--max-len", type=int, default=150)
-    ap.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
-    args = ap.parse_args(argv)
-    device = choose(args.device).device
-    model, vocab, ckpt = load_model(args.checkpoint, device)
-    buckets, scale = preprocessing(ckpt)
-    paths = list_images(args.images, args.ids)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
-        lines = predict_paths(model, vocab, paths, beam=args.beam, batch_size=args.batch_size, device=device,
-                              max_len=args.max_len, buckets=buckets, scale=scale)
-    write_result(lines, args.out)
-    blank = sum(line == NO_FORMULA for line in lines)
-    print(f"wrote {len(lines)} lines to {args.out} ({blank} '-')")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,8 +17,9 @@ import torch
 from PIL import Image
 
 from ..data import inkml
-from ..data.images import dark_ink, has_ink, preprocess, to_grey
+from ..data.images import ImageError, dark_ink, has_ink, load_grey, preprocess, to_grey
 from ..data.latex import compact
+from ..models.checkpoint import load_model, preprocessing
 from .decode import attention_maps, nbest
 
 MAX_UPLOAD_BYTES = 25 * 2 ** 20     # a phone photo is a few MB
@@ -124,7 +125,6 @@ class Reading:
 def read(model, vocab, ckpt: dict, image: np.ndarray, beam: int = 5, max_len: int = 150,
          device: str | torch.device = "cpu") -> Reading:
     """Read a grey image (any size, any polarity) with a loaded checkpoint."""
-    from ..training.checkpoint import preprocessing
 
     if image is None or image.size == 0 or not has_ink(dark_ink(image)):
         raise ReadError("the image holds no ink: nothing to read")
@@ -160,8 +160,6 @@ def pick_checkpoint(outputs: str | Path, wanted: str | Path = "", run: str = "")
 def read_files(info: CheckpointInfo, paths: Sequence[str | Path], beam: int = 5, max_len: int = 150,
                device: str = "cpu") -> list[dict]:
     """Each image read by the checkpoint: file, LaTeX (greedy), the beam's best, decoding ms; errors as text."""
-    from ..data.images import ImageError, load_grey
-    from ..training.checkpoint import load_model
 
     model, vocab, ckpt = load_model(info.path, device)
     rows = []

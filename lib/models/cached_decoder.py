@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .posenc import sinusoid
+
 
 def _heads(x: Tensor, heads: int) -> Tensor:
     """[B, T, D] -> [B, heads, T, D / heads]."""
@@ -104,7 +106,6 @@ class CachedDecoder(nn.Module):
 
     def __init__(self, vocab_size: int, d_model: int, layers: int, heads: int, ff: int, dropout: float):
         super().__init__()
-        from .posenc import sinusoid
 
         self._sinusoid = sinusoid
         self.d_model, self.heads = d_model, heads

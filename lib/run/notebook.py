@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..training.precision import pick_device
+from .precision import pick_device
 from .profiles import Profile, get_profile
 
 HOME_ENV = "IM2LATEX_HOME"      # where data/ and outputs/ live (default: the repository)

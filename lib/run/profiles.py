@@ -7,6 +7,29 @@ from dataclasses import dataclass, field
 
 PROFILE_ENV = "IM2LATEX_PROFILE"  # overrides profile="auto" (tests set it to "smoke")
 PROFILES = ("smoke", "cpu", "gpu")
+# knobs that are not profile fields but may be set per run (`-p`, `--set`, per_model/per_data): the training
+# loop's own (lib/training/config.py) and model 1's; any other name is refused
+EXTRA_KNOBS = {
+    "weight_decay": "AdamW weight decay", "lr_step": "step schedule: epochs per step",
+    "lr_gamma": "step schedule: factor per step", "grad_clip": "gradient norm clip",
+    "stop_after_steps": "stop training after this many optimiser steps (tests)",
+    "m1_dropout": "model 1 dropout", "m1_init": "model 1 decoder start: mean | zero",
+}
+
+
+class UnknownSetting(ValueError):
+    """A setting name no profile field or known knob has; the message names the nearest valid one."""
+
+
+def check_names(names, valid, what: str = "setting") -> None:
+    """Refuse names outside `valid`, naming the nearest valid one (a misspelt knob never trains the default)."""
+    import difflib
+
+    for name in names:
+        if name not in valid:
+            near = difflib.get_close_matches(name, sorted(valid), n=1, cutoff=0.5)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise UnknownSetting(f"unknown {what} {name!r}{hint}")
 
 
 
@@ -76,19 +99,27 @@ class Profile:
         changes = self.per_model.get(name) or {}
         return self.replace(**changes) if changes else self
 
+    @classmethod
+    def setting_names(cls) -> set[str]:
+        """Every name a run may set: the profile's fields and the extra knobs."""
+        return {f.name for f in dataclasses.fields(cls)} - {"name", "extra"} | set(EXTRA_KNOBS)
+
     def replace(self, **changes) -> "Profile":
-        """A copy with some fields changed (unknown names go to `extra`)."""
+        """A copy with some fields changed (the extra knobs go to `extra`); an unknown name is refused."""
+        check_names(changes, self.setting_names() | {"extra"})
+        for nested in ("per_model", "per_data"):
+            for part in (changes.get(nested) or {}).values():
+                check_names(part, self.setting_names(), f"setting in {nested}")
         known = {f.name for f in dataclasses.fields(self)}
         extra = dict(self.extra)
         extra.update({k: v for k, v in changes.items() if k not in known})
         return dataclasses.replace(self, extra=extra, **{k: v for k, v in changes.items() if k in known})
 
     @property
-    def bucket_sizes(self) -> tuple[tuple[int, int], ...]:
-        """The (width, height) buckets of this profile."""
-        from ..data.buckets import sizes
-
-        return sizes(self.buckets)
+    def decode_limit(self) -> int:
+        """The longest decoding in tokens: the longest kept formula plus <SOS> and <EOS> (one definition, used by
+        validation, evaluation, prediction and notebook 07)."""
+        return self.max_tokens + 2
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

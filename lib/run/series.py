@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import atomic
 from .notebook import SOURCES, default_home, repo_root
-from .profiles import resolve_profile_name
+from .profiles import UnknownSetting, check_names, resolve_profile_name
 from .progress import HEADLESS_ENV
 
 NOTEBOOK_RE = re.compile(r"^(\d\d)_.*\.ipynb$")
@@ -143,6 +143,22 @@ def parse_parameter(text: str) -> tuple[str, object]:
         return name, value
 
 
+def check_parameters(chosen: list[tuple[str, Path]], parameters: dict) -> None:
+    """Refuse, before any notebook runs, a `-p` name that no chosen notebook's parameters cell holds (papermill
+    would only log a warning and run the default), naming the nearest parameter."""
+    import papermill as pm
+
+    if not parameters:
+        return
+    names = set()
+    for _, path in chosen:
+        names |= set(pm.inspect_notebook(str(path)))
+    try:
+        check_names(parameters, names, "notebook parameter")
+    except UnknownSetting as e:
+        raise SystemExit(f"-p: {e} (parameters of {', '.join(p.name for _, p in chosen)})") from None
+
+
 def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: str | None = None,
                only: str | None = None, notebooks_dir: Path | None = None, log_output: bool = False,
                extra_parameters: dict | None = None) -> int:
@@ -163,6 +179,7 @@ def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: 
     if not chosen:
         print(f"no notebooks to run in {notebooks_dir}")
         return 1
+    check_parameters(chosen, extra_parameters or {})
     os.environ[HEADLESS_ENV] = "1"  # the kernels inherit it: plain progress lines in the logs
     params = {"profile": profile, "data": data, "run": run, **(extra_parameters or {})}
     print(f"series: profile={profile} data={data} run={run} -> {run_dir}", flush=True)

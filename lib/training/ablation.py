@@ -17,8 +17,10 @@ import numpy as np
 from ..data.augment import PIPELINES
 from ..run import atomic
 from ..run.profiles import Profile
-from ..viz.tables import markdown_table
+from ..run.tables import markdown_table
 from .config import resolve_budget
+from .loop import train_model
+from .validation import dev_scores
 
 SELECT_BY = ("course_score", "edit_score")  # dev metrics that pick the best arm (then the lower val loss)
 TABLE_COLUMNS = ("arm", "epochs", "steps", "epoch_s", "val_loss", "val_exact_match", "val_edit_score",
@@ -32,32 +34,6 @@ def parse_arms(arms: str | Sequence[str]) -> list[str]:
     if unknown or not names:
         raise ValueError(f"unknown or no arms {unknown or names!r}: choose from {', '.join(PIPELINES)}")
     return list(dict.fromkeys(names))
-
-
-def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, limit: int | None = None,
-               batch_size: int = 32, max_len: int = 152, max_pixels: int | None = None) -> dict:
-    """Course metrics (lib.evaluation.metrics.score) of a checkpoint's greedy decoding of the dev split (first `limit`).
-
-    Decoding is the training loop's validation (lib.training.validation.validate), which stops 10 tokens past the
-    reference length: that only shortens hypotheses that are wrong already, and spares untrained arms
-    from decoding to `max_len`.
-    """
-    from ..data.dataset import FormulaDataset, make_loader
-    from ..evaluation.metrics import score
-    from .checkpoint import load_model
-    from .precision import choose
-    from .validation import validate
-
-    prec = choose(device)
-    model, vocab, _ = load_model(checkpoint, prec.device)
-    ds = FormulaDataset(processed_dir, "dev", vocab, limit=limit)
-    loader = make_loader(ds, batch_size, shuffle=False, device=prec.device, max_pixels=max_pixels)
-    out = validate(model, loader, prec, max_len=max_len,
-                   return_predictions=True)
-    refs = dict(ds.samples)  # the reference tokens themselves (ids would turn unknown tokens into <UNK>)
-    preds = sorted(out["predictions"])
-    return {**score([refs[name] for name, _, _ in preds], [vocab.decode(hyp) for _, hyp, _ in preds]),
-            "val_loss": out["val_loss"]}
 
 
 def summarize(arm: str, result, dev: dict) -> dict:
@@ -116,8 +92,7 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
     Each arm resumes from its own `last.pt` (train_model), so a rerun continues where it stopped.
     `train` and `score` default to lib.training.loop.train_model and `dev_scores` (tests pass stand-ins).
     """
-    if train is None:
-        from .loop import train_model as train
+    train = train or train_model
     score = score or dev_scores
     arms, out = parse_arms(arms), Path(out_dir)
     epochs, limit = resolve_budget(profile.for_model("model2"), epochs, max_minutes, ablation=True)
@@ -143,7 +118,7 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
             result = train("model2", processed_dir, out / arm, profile, augment=arm, seed=seed, epochs=epochs,
                            max_minutes=limit, device=device, **overrides)
             dev = score(result.best_path, processed_dir, device, limit=overrides["val_limit"],
-                        batch_size=profile.batch_size, max_len=profile.max_tokens + 2,
+                        batch_size=profile.batch_size, max_len=profile.decode_limit,
                         max_pixels=profile.batch_pixels)
             rows.append(summarize(arm, result, dev))
         except Exception as e:  # the other arms still run; the failure is recorded and re-raised at the end

@@ -37,7 +37,7 @@ class TrainConfig:
     def from_profile(cls, profile: Profile, **overrides) -> "TrainConfig":
         names = {f.name for f in dataclasses.fields(cls)}
         base = {k: v for k, v in profile.as_dict().items() if k in names}
-        base["max_len"] = profile.max_tokens + 2
+        base["max_len"] = profile.decode_limit
         base.update({k: v for k, v in profile.extra.items() if k in names})
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)

@@ -16,19 +16,24 @@ import torch
 import torch.nn.functional as F
 
 from ..data import LIST_NAMES
+from ..data.buckets import of_profile
 from ..data.dataset import FormulaDataset, get_transform, load_vocab, make_loader, set_epoch
 from ..data.vocab import PAD_ID, Vocab
-from ..models import build_model, model_from_profile
+from ..models import build_model, checkpoint, model_from_profile
+from ..run import atomic
 from ..run.notebook import seed_everything
 from ..run.parallel import loader_workers
+from ..run.precision import Precision, choose
 from ..run.profiles import Profile
 from ..run.progress import progress
-from . import checkpoint, logs
+from . import logs
 from .config import TrainConfig, TrainResult, field_names, resolve_budget
-from .precision import Precision, choose
 from .schedule import lr_factor, set_lr
 from .schedule import progress as run_progress
 from .validation import validate
+
+
+SETTINGS = "settings.json"  # the resolved settings of a run, written beside its checkpoints
 
 
 class TrainingInterrupted(RuntimeError):
@@ -96,7 +101,7 @@ class Run:
 def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfig) -> torch.Tensor:
     """One optimiser step with teacher forcing; the batch's mean token loss, left on the device (no sync)."""
     images = batch["images"].to(prec.device, non_blocking=True)
-    mask = batch["mask"].to(prec.device, non_blocking=True)
+    mask = batch["mask"] if batch["mask"] is None else batch["mask"].to(prec.device, non_blocking=True)
     tgt = batch["tgt"].to(prec.device, non_blocking=True)
     with prec.autocast():
         logits = model(images, tgt[:, :-1], mask)
@@ -244,7 +249,10 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
               "data": processed_dir.name, "train": dataclasses.asdict(cfg), "precision": prec.name,
               "init_from": None if init_from is None else str(init_from)}
-    preprocess = {"buckets": [list(b) for b in profile.bucket_sizes], "ink_scale": _ink_scale(processed_dir)}
+    preprocess = {"buckets": [list(b) for b in of_profile(profile)], "ink_scale": _ink_scale(processed_dir)}
+    # what this run actually uses, beside its outputs (the checkpoints hold the same under "config")
+    atomic.write_json(out / SETTINGS, {**config, "model": dict(checkpoint.bare_model(model).hparams),
+                                       "processed_dir": str(processed_dir), "preprocess": preprocess})
     steps = len(loaders[0].batch_sampler)
     return Run(model_name, model, opt, prec.grad_scaler(), prec, cfg, vocab, *loaders, out, seed, config,
                preprocess=preprocess, log_every=max(1, min(50, steps // 4)))

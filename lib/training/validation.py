@@ -1,14 +1,19 @@
-"""Validation of a model on a loader: teacher-forced loss and token accuracy, greedy exact match and edit score."""
+"""Validation of a model on a loader (teacher-forced loss and token accuracy, greedy exact match and edit score),
+and the course metrics of a checkpoint on the dev split (the one dev scoring of the ablation and the benchmarks)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from ..data.dataset import FormulaDataset, make_loader
 from ..data.vocab import EOS_ID, PAD_ID
-from ..evaluation.metrics import edit_score
+from ..evaluation.metrics import edit_score, score
 from ..inference.decode import greedy
 from ..models.base import Im2SeqModel
-from .precision import Precision
+from ..models.checkpoint import load_model
+from ..run.precision import Precision, choose
 
 DECODE_SLACK = 10  # greedy stops at most this many tokens after the reference length
 
@@ -31,7 +36,7 @@ def validate(model: Im2SeqModel, loader, prec: Precision, max_len: int = 150, li
         if limit_batches is not None and n >= limit_batches:
             break
         images = batch["images"].to(prec.device, non_blocking=True)
-        mask = batch["mask"].to(prec.device, non_blocking=True)
+        mask = batch["mask"] if batch["mask"] is None else batch["mask"].to(prec.device, non_blocking=True)
         tgt = batch["tgt"].to(prec.device, non_blocking=True)
         with prec.autocast():
             logits = model(images, tgt[:, :-1], mask).float()
@@ -52,3 +57,22 @@ def validate(model: Im2SeqModel, loader, prec: Precision, max_len: int = 150, li
     if return_predictions:
         out["predictions"] = list(zip(names, hyps, refs))
     return out
+
+
+def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, limit: int | None = None,
+               batch_size: int = 32, max_len: int = 152, max_pixels: int | None = None) -> dict:
+    """Course metrics (lib.evaluation.metrics.score) of a checkpoint's greedy decoding of the dev split (first `limit`).
+
+    Decoding is the training loop's validation (lib.training.validation.validate), which stops 10 tokens past the
+    reference length: that only shortens hypotheses that are wrong already, and spares untrained arms
+    from decoding to `max_len`.
+    """
+    prec = choose(device)
+    model, vocab, _ = load_model(checkpoint, prec.device)
+    ds = FormulaDataset(processed_dir, "dev", vocab, limit=limit)
+    loader = make_loader(ds, batch_size, shuffle=False, device=prec.device, max_pixels=max_pixels)
+    out = validate(model, loader, prec, max_len=max_len, return_predictions=True)
+    refs = dict(ds.samples)  # the reference tokens themselves (ids would turn unknown tokens into <UNK>)
+    preds = sorted(out["predictions"])
+    return {**score([refs[name] for name, _, _ in preds], [vocab.decode(hyp) for _, hyp, _ in preds]),
+            "val_loss": out["val_loss"]}

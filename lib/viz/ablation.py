@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ..data.augment import PIPELINES, get_transform
+from ..data.dataset import load_split
 from ..data.images import load_grey
 from ..training.ablation import parse_arms
 
@@ -36,7 +37,6 @@ def sample_images(processed_dir: str | Path, n: int = 3, split: str = "train", s
     """`n` images of a split, of different sizes where the first `scan` offer them (the gallery shows buckets)."""
     from PIL import Image
 
-    from ..data.dataset import load_split
 
     folder = Path(processed_dir) / "images"
     names = [name for name, _ in load_split(processed_dir, split)][:scan]

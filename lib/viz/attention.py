@@ -6,6 +6,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..evaluation.compare import Split
+from ..evaluation.metrics import line_of
+from ..inference.decode import attention_maps
+from ..inference.predict import load_images
+from ..models.checkpoint import load_model
+
 
 def as_image(image) -> np.ndarray:
     """A [H, W] float array from a [1, H, W] / [H, W] tensor or array (0..1 or uint8)."""
@@ -61,3 +67,15 @@ def attention_overlay(image, weights: np.ndarray, strength: float = 0.7) -> np.n
     rgb = np.stack([img] * 3, axis=-1)
     red = np.array([230.0, 30.0, 30.0])
     return np.clip(rgb * (1 - heat[..., None]) + red * heat[..., None], 0, 255).astype(np.uint8)
+
+
+def attention_example(name: str, path, split: Split, device: str = "cpu", max_len: int = 150):
+    """The attention maps of the first readable image of `split` greedily decoded by one checkpoint."""
+    model, vocab, _ = load_model(path, device)
+    for img_id, img in zip(split.ids, load_images(split.paths)):
+        if img is not None:
+            tokens, maps, _ = attention_maps(model, img, vocab, max_len=max_len, device=device)
+            steps = list(range(min(len(maps), 6)))
+            return plot_attention(img, maps, tokens, steps=steps,
+                                  title=f"{name}: {img_id} -> {line_of(tokens)[:80]}")
+    return None

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.images import load_grey
 from ..inference import reader
+from ..models.checkpoint import load_model
 from .attention import attention_overlay
 from .formulas import formula_png
 
@@ -183,12 +185,10 @@ class TryIt:
             return reader.read_upload(bytes(f["content"]), f.get("name", "upload"))
         if not self.picker.value:
             raise reader.ReadError("no test images: run notebook 02 first")
-        from ..data.images import load_grey
 
         return load_grey(self.picker.value)
 
     def load(self):
-        from ..training.checkpoint import load_model
 
         info = self.checkpoints[self.model.value]
         if self.loaded is None or self.loaded[0] != info.path:

@@ -1,6 +1,6 @@
 """The `demo` data source: synthetic scanned exam pages with formulas, annotations and OCR-style labels.
 
-`generate(out_dir, pages, seed)` writes the raw layout of CONTRACT.md; `grammar.sample_formula(rng)` and
+`generate(out_dir, pages, seed)` writes the raw layout (README, *The demo data set*); `grammar.sample_formula(rng)` and
 `render.render_formula(latex, rng, style)` make single formulas for fixtures.
 """
 from __future__ import annotations

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.buckets import COURSE
 from ..data.vocab import Vocab
-from ..models import build_model
-from ..models.base import Im2SeqModel
 from ..run import atomic
+from . import build_model
+from .base import Im2SeqModel
 
 
 def rng_state() -> dict:
@@ -100,11 +101,18 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
 def preprocessing(ckpt: dict) -> tuple[tuple, dict | None]:
     """(buckets, ink scale) the checkpoint's model was trained with: prediction prepares images alike.
     Checkpoints written before these were stored get the course buckets and no rescaling."""
-    from ..data.buckets import COURSE
-
     pre = ckpt.get("preprocess") or {}
     buckets = tuple(tuple(b) for b in pre.get("buckets") or COURSE)
     return buckets, pre.get("ink_scale") or None
+
+
+DEFAULT_DECODE_LIMIT = 152  # checkpoints that do not record their training's limit
+
+
+def decode_limit(ckpt: dict) -> int:
+    """The decoding length limit a checkpoint was validated with (its profile's `decode_limit`)."""
+    train = (ckpt.get("config") or {}).get("train") or {}
+    return int(train.get("max_len") or DEFAULT_DECODE_LIMIT)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Im2SeqModel, Vocab, dict]:
