@@ -18,7 +18,7 @@ def test_crohme_speedrun_on_a_few_files(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("IM2LATEX_HOME", str(tmp_path))
     monkeypatch.setenv("IM2LATEX_CROHME_DIR", str(CROHME))
     argv = ["--data", "crohme", "--profile", "smoke", "--train", "80", "--test", "12", "--minutes", "0.05",
-            "--set", "crohme_symbol_height=20", "--set", "val_limit=8", "--json"]
+            "--pretrain-minutes", "0", "--set", "crohme_symbol_height=20", "--set", "val_limit=8", "--json"]
     assert learn.main(argv) == 0
     out = capsys.readouterr().out
     res = json.loads(out.strip().splitlines()[-1])
@@ -34,3 +34,30 @@ def test_crohme_speedrun_on_a_few_files(tmp_path, monkeypatch, capsys):
     # the data is made once per recipe, then reused
     assert learn.main(argv[:-1]) == 0
     assert "data reused" in capsys.readouterr().out
+    # the recipe's start on the demo set: its minutes count, its figures are reported apart
+    longer = [("0.1" if x == "0.05" else x) for x in argv]
+    assert learn.main([("0.03" if x == "0" else x) for x in longer]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["pretrain_minutes"] == 0.03 and res["pretrain"]["steps"] > 0 and res["steps"] > res["pretrain"]["steps"]
+    assert res["pretrain"]["minutes"] <= res["minutes"] and all(k in res for k in KEYS)
+
+
+@pytest.mark.skipif(not CROHME.is_dir(), reason=f"CROHME data not found at {CROHME}")
+def test_crohme_series_starts_model2_on_the_demo_set(tmp_path):
+    """`python -m lib.series --data crohme` (smoke sizes): model 2 spends its first minutes on the demo set,
+    made on first use, then trains on CROHME with one vocabulary; its settings say so."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "IM2LATEX_HOME": str(tmp_path), "IM2LATEX_CROHME_DIR": str(CROHME)}
+    r = subprocess.run([sys.executable, "-m", "lib.series", "--profile", "smoke", "--data", "crohme", "--only",
+                        "01,02,04"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    model2 = tmp_path / "outputs" / "smoke-crohme" / "model2"
+    assert (model2 / "pretrain" / "last.pt").is_file() and (model2 / "best.pt").is_file()
+    settings = json.loads((model2 / "settings.json").read_text())
+    assert settings["init_from"] == str(model2 / "pretrain" / "last.pt") and settings["data"] == "crohme"
+    assert (tmp_path / "data" / "pretrain" / "demo-p4-s0" / "processed" / "vocab.json").is_file()
+    report = json.loads((tmp_path / "data" / "processed" / "crohme" / "cleaning_report.json").read_text())
+    assert report["overlap_with_train"]["dev"]["in_train"] == 0 and report["ink_scale"]["symbol_height"] == 40.0

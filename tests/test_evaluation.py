@@ -120,3 +120,23 @@ def test_decode_score_and_submit_with_a_tiny_checkpoint(tmp_path):
         from lib.viz.attention import attention_example
 
         assert attention_example("model1", ckpt, test, max_len=3) is not None
+
+
+def test_a_model_is_never_scored_against_another_processed_set(tmp_path):
+    import torch
+
+    from lib.data.dataset import fingerprint
+    from tests.fixtures import make_processed_dataset
+
+    d = make_processed_dataset(tmp_path / "processed", n_train=2, n_dev=1, n_test=2, seed=1)
+    mine, old = tmp_path / "run" / "model2" / "best.pt", tmp_path / "run" / "model1" / "best.pt"
+    mine.parent.mkdir(parents=True)
+    old.parent.mkdir(parents=True)
+    torch.save({"config": {"data_fingerprint": fingerprint(d), "profile": "smoke", "seed": 0}}, mine)
+    torch.save({"config": {}}, old)  # written before checkpoints recorded their data
+    notes = evaluation.check_data([("model2", mine), ("model1", old)], d)
+    assert len(notes) == 1 and "does not record its training data" in notes[0]
+    make_processed_dataset(d, n_train=3, n_dev=1, n_test=2, seed=2)  # notebooks 01-02 again, another seed
+    assert fingerprint(d) != torch.load(mine)["config"]["data_fingerprint"]
+    with pytest.raises(evaluation.OtherDataError, match="model2: .*trained on another processed set"):
+        evaluation.check_data([("model2", mine)], d)

@@ -210,3 +210,28 @@ def test_early_stopping_waits_while_the_loss_improves(data, tmp_path, monkeypatc
     result = train_model("model2", data, tmp_path, _profile(patience=1), epochs=6, **TINY)
     # epoch 2: edit score worse but loss better -> go on; epoch 3: neither better -> stop
     assert result.epochs_run == 3 and result.best_metric == 10.0
+
+
+def test_a_run_can_start_on_another_set_with_one_vocabulary(tmp_path):
+    """pretrain_minutes: the first minutes on the demo set, then the run's data from those weights; both phases
+    resume; notebook 05's arms can continue the result on the run's own data."""
+    from lib.data.dataset import load_vocab
+    from lib.models.checkpoint import load as load_ckpt
+    from lib.training.pretrain import PRETRAIN_DIR, train_with_pretraining
+
+    demo = make_processed_dataset(tmp_path / "demo", n_train=8, n_dev=2, n_test=1, seed=3)
+    own = make_processed_dataset(tmp_path / "own", n_train=8, n_dev=2, n_test=1, seed=4)
+    profile = _profile(pretrain_minutes=0.02, max_minutes=0.06, val_limit=2)
+    pre, result = train_with_pretraining("model2", own, tmp_path / "model2", profile, home=tmp_path, demo=demo)
+    assert pre is not None and pre.out_dir == tmp_path / "model2" / PRETRAIN_DIR and pre.epochs_run >= 1
+    ckpt = load_ckpt(result.best_path)
+    vocab = set(ckpt["vocab"])
+    assert set(load_vocab(own).itos) <= vocab and set(load_vocab(demo).itos) <= vocab   # one vocabulary for both
+    assert ckpt["config"]["init_from"] == str(pre.last_path)
+    again = train_with_pretraining("model2", own, tmp_path / "model2", profile, home=tmp_path, demo=demo)[1]
+    assert again.history == result.history                                         # a finished run returns as it was
+    arm = train_model("model2", own, tmp_path / "arm", _profile(val_limit=2), epochs=1, init_from=result.best_path)
+    assert set(load_ckpt(arm.best_path)["vocab"]) == vocab                         # continued with that vocabulary
+    with pytest.raises(ValueError, match="leaves nothing"):
+        train_with_pretraining("model2", own, tmp_path / "x", _profile(pretrain_minutes=1.0, max_minutes=0.5),
+                               home=tmp_path, demo=demo)

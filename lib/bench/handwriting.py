@@ -11,10 +11,10 @@ from ..data import LIST_NAMES, crohme
 from ..data.buckets import of_profile
 from ..data.clean import clean
 from ..data.dataset import load_split
-from ..data.vocab import Vocab
 from ..evaluation.compare import evaluate_checkpoints, test_split
 from ..run import atomic
 from ..run.parallel import pool_workers
+from ..training.pretrain import shared_vocab
 
 TEST_SET = "2014"
 KEYS = ("exprate", "exprate_le1", "exprate_le2")
@@ -70,12 +70,6 @@ def split_summary(report: dict) -> dict:
     lengths = report.get("lengths", {})
     return {"train": lengths.get("train", {}).get("n"), "dev": lengths.get("dev", {}).get("n"),
             "test": lengths.get("test", {}).get("n"), "overlap_with_train": report.get("overlap_with_train")}
-
-
-def shared_vocab(*processed: Path) -> Vocab:
-    """One vocabulary over the training formulas of several processed sets (pretraining on one, fine-tuning on
-    another)."""
-    return Vocab.build(tokens for d in processed for _, tokens in load_split(d, "train"))
 
 
 def mix_sets(out: Path, main: Path, extra: Path) -> Path:

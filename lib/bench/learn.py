@@ -27,16 +27,13 @@ from pathlib import Path
 
 import torch
 
-from ..data.buckets import of_profile
-from ..data.clean import clean
 from ..data.dataset import load_split
-from ..data.export import ensure_demo, export_demo
-from ..run import atomic
+from ..data.demo_set import prepare_demo
 from ..run.notebook import default_home, repo_root
-from ..run.parallel import pool_workers
 from ..run.profiles import get_profile
 from ..run.series import parse_parameter
 from ..training.loop import train_model
+from ..training.pretrain import train_with_pretraining
 from ..training.validation import dev_scores
 from . import handwriting
 
@@ -45,21 +42,7 @@ THRESHOLDS = (10, 25, 50)
 
 def prepare_data(home: Path, profile, pages: int, seed: int) -> Path:
     """The processed demo set for (pages, seed) under <home>/data/bench/, made once and then reused."""
-    base = home / "data" / "bench" / f"demo-p{pages}-s{seed}"
-    processed, stamp = base / "processed", base / "processed" / "bench.json"
-    params = {"pages": pages, "seed": seed, "buckets": profile.buckets,
-              "max_tokens": profile.max_tokens}
-    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == params:
-        return processed
-    t0 = time.monotonic()
-    ensure_demo(base / "raw", pages, seed)
-    shutil.rmtree(base / "interim", ignore_errors=True)
-    export_demo(base / "raw", base / "interim", workers=pool_workers(profile.workers))
-    clean(base / "interim", processed, profile.max_tokens, of_profile(profile),
-          workers=pool_workers(profile.workers))
-    atomic.write_json(stamp, params)
-    print(f"demo set: {pages} pages, seed {seed}, ready in {time.monotonic() - t0:.0f} s -> {processed}")
-    return processed
+    return prepare_demo(home / "data" / "bench" / f"demo-p{pages}-s{seed}", profile, pages, seed)
 
 
 def minutes_to(history: list[dict], thresholds=THRESHOLDS) -> dict[str, float | None]:
@@ -83,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="crohme: train on CROHME and the demo set together (one vocabulary; dev and test CROHME's)")
     ap.add_argument("--test", type=int, default=None,
                     help="crohme: decode only N test files (for tests: the benchmark's figure is the whole set)")
-    ap.add_argument("--pretrain-minutes", type=float, default=0.0,
-                    help="crohme: first train this many of the minutes on the demo set (one vocabulary for both), "
-                         "then continue on CROHME for the rest")
+    ap.add_argument("--pretrain-minutes", type=float, default=None,
+                    help="crohme: the first minutes on the demo set (one vocabulary), then CROHME (default: the "
+                         "recipe's pretrain_minutes; 0: from scratch); the same as --set pretrain_minutes=P")
     ap.add_argument("--seed", type=int, default=0, help="seed of the data set and of training")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--profile", default="cpu", help="the recipe (default cpu: the one make series runs)")
@@ -96,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     changes = dict(parse_parameter(c) for c in a.changes)
+    if a.pretrain_minutes is not None:
+        changes["pretrain_minutes"] = a.pretrain_minutes
     # the data's and the model's own part of the recipe, then the changes asked for (they win)
     profile = get_profile(a.profile).for_data(a.data).for_model(a.model).replace(per_model={}, per_data={},
                                                                                  **changes)
@@ -119,8 +104,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads()} threads")
     print(f"dev ({res['dev_formulas']} formulas, greedy, best.pt): exact match {res['exact_match']:.1f}, "
           f"edit score {res['edit_score']:.1f}, BLEU-4 {res['bleu4']:.1f}, course score {res['course_score']:.1f}")
-    print("minutes to validation exact match " + ", ".join(
-        f"{k} %: {v if v is not None else 'not reached'}" for k, v in res["minutes_to_em"].items()))
+    return finish(a, res, "validation exact match", res["minutes_to_em"])
+
+
+def finish(a, res: dict, what: str, minutes: dict) -> int:
+    """The last lines: the minutes to each threshold, and with --json the result as one JSON line."""
+    print(f"minutes to {what} " + ", ".join(f"{k} %: {v if v is not None else 'not reached'}"
+                                            for k, v in minutes.items()))
     if a.json:
         print(json.dumps(res))
     return 0
@@ -149,22 +139,19 @@ def speed(hist: list[dict], processed: Path, offset_s: float = 0.0) -> dict:
 def demo_set(a, home: Path):
     """The demo recipe (the changes asked for applied) and its processed set, made once."""
     demo_profile = get_profile(a.profile).for_data("demo").for_model(a.model).replace(
-        per_model={}, per_data={}, **{k: v for k, v in a.change_map.items() if k != "crohme_symbol_height"})
+        per_model={}, per_data={}, **{k: v for k, v in a.change_map.items()
+                                      if k not in ("crohme_symbol_height", "pretrain_minutes")})
     return demo_profile, prepare_data(home, demo_profile, demo_profile.demo_pages, a.seed)
 
 
 def pretrain_then_crohme(a, profile, processed: Path, out: Path, home: Path):
-    """`--pretrain-minutes P`: P minutes on the demo set, then the rest of the minutes on CROHME from there,
-    one vocabulary (both sets' training tokens) for both; (CROHME phase result, figures, pretraining figures)."""
-    demo_profile, demo = demo_set(a, home)
-    vocab = handwriting.shared_vocab(processed, demo)
-    pre, pre_res = train_from_scratch(a, demo_profile, demo, out / "pretrain", minutes=a.pretrain_minutes,
-                                      vocab=vocab)
+    """The recipe's `pretrain_minutes` P: P minutes on the demo set, then the rest of the minutes on CROHME from
+    there, one vocabulary for both (lib/training/pretrain.py); (CROHME phase result, figures)."""
+    shutil.rmtree(out, ignore_errors=True)
+    pre, result = train_with_pretraining(a.model, processed, out, profile, home=home, seed=a.seed, epochs=10_000,
+                                         max_minutes=a.minutes, demo=demo_set(a, home)[1], patience=10_000)
+    pre_res = speed(pre.history, demo_set(a, home)[1])
     offset = pre.history[-1]["elapsed_s"]
-    shutil.rmtree(out / "crohme", ignore_errors=True)
-    result = train_model(a.model, processed, out / "crohme", profile, seed=a.seed, epochs=10_000,
-                         max_minutes=max(a.minutes - offset / 60, 0.05), patience=10_000, init_from=pre.last_path,
-                         vocab=vocab)
     res = speed(result.history, processed, offset)
     res["steps"] += pre_res["steps"]
     res["curve"] = pre_res["curve"] + res["curve"]
@@ -186,8 +173,8 @@ def crohme_main(a, profile, changes: dict) -> int:
     if a.with_demo:
         processed = handwriting.mix_sets(processed.parent / "with-demo", processed, demo_set(a, home)[1])
         out = out.with_name(out.name + "-with-demo")
-    if a.pretrain_minutes:
-        out = out.with_name(out.name + f"-pre{a.pretrain_minutes:g}")
+    if profile.pretrain_minutes:
+        out = out.with_name(out.name + f"-pre{profile.pretrain_minutes:g}")
         result, res = pretrain_then_crohme(a, profile, processed, out, home)
     else:
         result, res = train_from_scratch(a, profile, processed, out)
@@ -200,7 +187,7 @@ def crohme_main(a, profile, changes: dict) -> int:
     hist = result.history
     res = {"data": "crohme", "test_set": handwriting.TEST_SET, "model": a.model, "profile": profile.name,
            "seed": a.seed, "changes": {k: repr(v) for k, v in changes.items()}, "decoder": beam_key,
-           "pretrain_minutes": a.pretrain_minutes, "with_demo": a.with_demo,
+           "pretrain_minutes": profile.pretrain_minutes, "with_demo": a.with_demo,
            **{k: round(best[k], 2) for k in handwriting.KEYS},
            **{f"{k.replace('exprate', 'exprate_greedy')}": round(greedy_m[k], 2) for k in handwriting.KEYS},
            "test_formulas": best["n"], "dev_exprate": round(max(r["val_exact_match"] for r in hist), 2),
@@ -219,8 +206,4 @@ def crohme_main(a, profile, changes: dict) -> int:
     for name, m in test.items():
         print(f"test {handwriting.TEST_SET} ({m['n']} formulas, {name}): ExpRate {m['exprate']:.1f}, "
               f"<=1 {m['exprate_le1']:.1f}, <=2 {m['exprate_le2']:.1f}, {m['images_per_s']:.1f} images/s")
-    print("minutes to dev ExpRate " + ", ".join(
-        f"{k} %: {v if v is not None else 'not reached'}" for k, v in res["minutes_to_exprate"].items()))
-    if a.json:
-        print(json.dumps(res))
-    return 0
+    return finish(a, res, "dev ExpRate", res["minutes_to_exprate"])

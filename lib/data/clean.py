@@ -12,6 +12,7 @@ from ..run import atomic
 from ..run.parallel import parallel_map, pool_workers
 from . import LIST_NAMES, SPLITS, ocr_labels
 from .buckets import of_profile
+from .dataset import fingerprint
 from .images import IMAGE_EXTS, ImageError, has_ink, ink_scale, load_grey, png_bytes, preprocess
 from .latex import join
 from .staging import Tally, staged_dir
@@ -133,6 +134,7 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
                       images_per_s=round(len(jobs) / max(img_seconds, 1e-9), 1),
                       seconds=round(time.monotonic() - t0, 1))
         report["ink_scale"] = train_ink_scale(out, formulas["train"])
+        report["fingerprint"] = fingerprint(out)
         if symbol_height and report["ink_scale"]:
             report["ink_scale"]["symbol_height"] = symbol_height
         atomic.write_json(out / "cleaning_report.json", report)

@@ -1,6 +1,7 @@
 """Training data: processed lists + vocab -> tensors, bucketed batches, white padding with a mask."""
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 from typing import Callable, Sequence
@@ -32,6 +33,21 @@ def load_split(processed_dir: str | Path, split: str) -> list[tuple[str, list[st
             raise ValueError(f"{lst}:{n}: expected '<image> <formula index>', got {line!r}")
         out.append((parts[0], formulas[int(parts[1])].split()))
     return out
+
+
+FINGERPRINTED = ("formulas.norm.lst", *LIST_NAMES.values(), "test_ids.txt", "vocab.json")
+
+
+def fingerprint(processed_dir: str | Path) -> str | None:
+    """A hash of a processed set's formulas, split lists, test ids and vocabulary (None where it has none):
+    a model records the set it was trained on, and evaluation refuses to score it against another."""
+    d = Path(processed_dir)
+    if not (d / "formulas.norm.lst").is_file():
+        return None
+    h = hashlib.sha1()
+    for name in FINGERPRINTED:
+        h.update(name.encode() + b"\0" + ((d / name).read_bytes() if (d / name).is_file() else b"-") + b"\0")
+    return h.hexdigest()[:16]
 
 
 def load_vocab(processed_dir: str | Path) -> Vocab:

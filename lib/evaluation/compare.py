@@ -6,10 +6,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.dataset import load_split
+from ..data.dataset import fingerprint, load_split
 from ..inference.predict import load_images as preprocessed
 from ..inference.predict import predict_arrays
 from ..models import REGISTRY
+from ..models import checkpoint
 from ..models.checkpoint import load_model, preprocessing
 from ..run.progress import progress
 from . import metrics
@@ -106,6 +107,40 @@ def find_checkpoints(run_dir: str | Path) -> tuple[list[tuple[str, Path]], list[
     else:
         notes.append(f"ablation: best arm {arm!r} has no checkpoint at {path}; skipped")
     return found, notes
+
+
+class OtherDataError(ValueError):
+    """A checkpoint trained on another processed set than the one it would be scored on."""
+
+
+def check_data(checkpoints: list[tuple[str, Path]], processed_dir: str | Path) -> list[str]:
+    """Refuse to score a checkpoint against a processed set other than the one it was trained on (a re-run of
+    notebooks 01-02 with another seed or profile replaces data/processed/<source>); notes for checkpoints that
+    record no set."""
+    now, notes = fingerprint(processed_dir), []
+    for name, path in checkpoints:
+        config = checkpoint.load(path, "cpu").get("config") or {}
+        trained_on = config.get("data_fingerprint")
+        if trained_on is None:
+            notes.append(f"{name}: {path} does not record its training data; scored against {processed_dir}")
+        elif trained_on != now:
+            raise OtherDataError(
+                f"{name}: {path} was trained on another processed set than {processed_dir} holds now (fingerprint "
+                f"{trained_on}, now {now}): notebooks 01-02 were run again since. Score it against its own data "
+                f"(re-run 01-02 with the settings of this run: {config.get('profile')} profile, seed "
+                f"{config.get('seed')}), or train it again on this data (notebooks 03-05).")
+    return notes
+
+
+def settings_line(path: str | Path) -> str:
+    """One line of the settings a checkpoint was trained with (its `settings.json`), for notebook 06."""
+    f = Path(path).parent / "settings.json"
+    if not f.is_file():
+        return "(no settings.json beside it)"
+    st = json.loads(f.read_text(encoding="utf-8"))
+    train = st.get("train") or {}
+    return (f"profile {st.get('profile')}, data {st.get('data')}, seed {st.get('seed')}, augment {st.get('augment')}, "
+            + ", ".join(f"{k} {train.get(k)}" for k in ("epochs", "max_minutes", "lr", "batch_size", "max_len")))
 
 
 def test_split(processed_dir: str | Path, limit: int | None = None) -> Split:

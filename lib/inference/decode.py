@@ -105,16 +105,10 @@ def greedy_uncached(model: Im2SeqModel, images: Tensor, mask: Tensor | None = No
     return [_cut(row) for row in prefix[:, 1:].tolist()], scores
 
 
-@torch.no_grad()
-def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, beam: int = 5,
-                max_len: int = 150, alpha: float = 0.6, min_len: int = 0,
-                include_greedy: bool = True) -> tuple[list[list[int]], Tensor]:
-    """Batched beam search with early finish; (token lists, beam scores [B]).
-
-    Live hypotheses are ranked by summed log-prob; finished ones by `beam_score`. An image stops once no
-    live hypothesis can beat its best finished one. With `include_greedy`, the greedy hypothesis is also a
-    candidate, so the result never scores below greedy by this scoring.
-    """
+def _beam(model: Im2SeqModel, images: Tensor, mask: Tensor | None, beam: int, max_len: int, alpha: float,
+          min_len: int, keep: int):
+    """The one beam search: batched, with early finish; the `keep` best finished hypotheses of each image
+    (encoded images, token ids [B, keep, max_len], lengths [B, keep], beam scores [B, keep], best first)."""
     b, k, dev = images.shape[0], beam, images.device
     encoded = model.encode(images, mask)
     memory = index_rows(encoded, torch.arange(b, device=dev).repeat_interleave(k))  # once: k rows per image
@@ -123,9 +117,9 @@ def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, 
     live[:, 0] = 0.0  # one live hypothesis per image at the start
     seqs = torch.zeros(b, k, 0, dtype=torch.long, device=dev)
     tokens = torch.full((b * k,), SOS_ID, dtype=torch.long, device=dev)
-    best_score = torch.full((b,), float("-inf"), device=dev)  # best finished hypothesis per image
-    best_seq = torch.zeros(b, max_len, dtype=torch.long, device=dev)
-    best_len = torch.zeros(b, dtype=torch.long, device=dev)
+    fin_score = torch.full((b, keep), float("-inf"), device=dev)  # the best finished hypotheses per image
+    fin_seq = torch.zeros(b, keep, max_len, dtype=torch.long, device=dev)
+    fin_len = torch.zeros(b, keep, dtype=torch.long, device=dev)
     active = torch.ones(b, dtype=torch.bool, device=dev)
     every = sync_every(dev)
     for t in range(max_len):
@@ -136,26 +130,42 @@ def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, 
         src, tok = idx // vocab, idx % vocab
         is_eos = (tok == EOS_ID) | (t == max_len - 1)  # at the limit every hypothesis ends
         finished = beam_score(top, t + 1, alpha).masked_fill(~(is_eos & active[:, None]), float("-inf"))
-        cand, j = finished.max(-1)
-        better = cand > best_score  # record the new best sequences without leaving the device
-        last = tok.gather(1, j[:, None])
-        prefix = seqs.gather(1, src.gather(1, j[:, None])[:, :, None].expand(-1, 1, t)).squeeze(1)
-        best_seq[:, :t + 1] = torch.where(better[:, None], torch.cat([prefix, last], 1), best_seq[:, :t + 1])
-        best_len = torch.where(better, t + (last[:, 0] != EOS_ID).long(), best_len)
-        best_score = torch.where(better, cand, best_score)
-        keep = top.masked_fill(is_eos, float("-inf")).topk(k, dim=-1)
-        live = keep.values
-        src, tok = src.gather(1, keep.indices), tok.gather(1, keep.indices)
+        # merge the hypotheses finishing now into the kept ones, without leaving the device
+        ending = torch.cat([seqs.gather(1, src[:, :, None].expand(-1, -1, t)), tok[:, :, None]], 2)
+        ending = torch.nn.functional.pad(ending, (0, max_len - t - 1))
+        scores = torch.cat([fin_score, finished], 1)
+        order = scores.topk(keep, dim=1).indices
+        fin_score = scores.gather(1, order)
+        fin_seq = torch.cat([fin_seq, ending], 1).gather(1, order[:, :, None].expand(-1, -1, max_len))
+        fin_len = torch.cat([fin_len, t + (tok != EOS_ID).long()], 1).gather(1, order)
+        kept = top.masked_fill(is_eos, float("-inf")).topk(k, dim=-1)
+        live = kept.values
+        src, tok = src.gather(1, kept.indices), tok.gather(1, kept.indices)
         seqs = torch.cat([seqs.gather(1, src[:, :, None].expand(-1, -1, seqs.shape[2])), tok[:, :, None]], 2)
         bound = beam_score(live.max(-1).values, max_len, alpha)  # no live hypothesis can end above this
-        active &= bound > best_score
+        active &= bound > fin_score[:, -1]
         if (t + 1) % every == 0 and not bool(active.any()):
             break
         live = live.masked_fill(~active[:, None], float("-inf"))
         state = model.select(state, (torch.arange(b, device=dev)[:, None] * k + src).view(-1))
         tokens = tok.view(-1)
-    best_score = best_score.cpu()
-    out = [row[:n] for row, n in zip(best_seq.tolist(), best_len.tolist())]
+    return encoded, fin_seq, fin_len, fin_score
+
+
+@torch.no_grad()
+def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, beam: int = 5,
+                max_len: int = 150, alpha: float = 0.6, min_len: int = 0,
+                include_greedy: bool = True) -> tuple[list[list[int]], Tensor]:
+    """Batched beam search with early finish; (token lists, beam scores [B]).
+
+    Live hypotheses are ranked by summed log-prob; finished ones by `beam_score`. An image stops once no
+    live hypothesis can beat its best finished one. With `include_greedy`, the greedy hypothesis is also a
+    candidate, so the result never scores below greedy by this scoring.
+    """
+    b, dev = images.shape[0], images.device
+    encoded, fin_seq, fin_len, fin_score = _beam(model, images, mask, beam, max_len, alpha, min_len, keep=1)
+    best_score = fin_score[:, 0].cpu()
+    out = [row[:n] for row, n in zip(fin_seq[:, 0].tolist(), fin_len[:, 0].tolist())]
     if include_greedy:  # from the same encoding: the greedy hypothesis is a candidate too
         g_seqs, g_scores, _ = _greedy_from(model, encoded, b, dev, max_len, False, min_len)
         for i, (s, sc) in enumerate(zip(g_seqs, g_scores.tolist())):
@@ -163,6 +173,16 @@ def beam_search(model: Im2SeqModel, images: Tensor, mask: Tensor | None = None, 
             if g > best_score[i]:
                 best_score[i], out[i] = g, s
     return out, best_score
+
+
+@torch.no_grad()
+def nbest(model: Im2SeqModel, image: Tensor, beam: int = 5, max_len: int = 150,
+          alpha: float = 0.6) -> list[tuple[list[int], float]]:
+    """The `beam` best finished hypotheses of one image [1, 1, H, W], best first: (token ids, beam score); the
+    same search as `beam_search` (its by-product), for notebook 07's list of candidates."""
+    _, fin_seq, fin_len, fin_score = _beam(model, image, None, beam, max_len, alpha, 0, keep=beam)
+    return [(row[:n], score) for row, n, score in zip(fin_seq[0].tolist(), fin_len[0].tolist(),
+                                                      fin_score[0].tolist()) if score > float("-inf")]
 
 
 def attention_maps(model: Im2SeqModel, image, vocab: Vocab, max_len: int = 150,
@@ -181,43 +201,3 @@ def attention_maps(model: Im2SeqModel, image, vocab: Vocab, max_len: int = 150,
     finally:
         model.train(was_training)
     return vocab.decode(seqs[0]), maps[0].reshape(-1, *hw).numpy(), tuple(hw)
-
-
-@torch.no_grad()
-def nbest(model: Im2SeqModel, image: Tensor, beam: int = 5, max_len: int = 150,
-          alpha: float = 0.6) -> list[tuple[list[int], float]]:
-    """The `beam` best finished hypotheses of one image [1, 1, H, W], best first: (token ids, beam score).
-
-    The same search as `beam_search`, kept simple for a single image (notebook 07 lists the candidates).
-    """
-    memory = index_rows(model.encode(image), torch.zeros(beam, dtype=torch.long, device=image.device))
-    state = model.init_state(memory)
-    live = torch.full((beam,), float("-inf"), device=image.device)
-    live[0] = 0.0
-    seqs: list[list[int]] = [[] for _ in range(beam)]
-    tokens = torch.full((beam,), SOS_ID, dtype=torch.long, device=image.device)
-    done: list[tuple[list[int], float]] = []
-    for t in range(max_len):
-        logits, state = model.step(memory, state, tokens)
-        logp = _log_probs(logits, t, 0)
-        vocab = logp.shape[-1]
-        top, idx = (live[:, None] + logp).view(-1).topk(2 * beam)
-        keep: list[tuple[int, int, float]] = []
-        for score, i in zip(top.tolist(), idx.tolist()):
-            if score == float("-inf"):
-                break
-            src, tok = divmod(i, vocab)
-            if tok == EOS_ID or t == max_len - 1:
-                done.append((seqs[src] + ([] if tok == EOS_ID else [tok]), float(beam_score(score, t + 1, alpha))))
-            elif len(keep) < beam:
-                keep.append((src, tok, score))
-        done.sort(key=lambda d: -d[1])
-        if not keep or (len(done) >= beam and beam_score(keep[0][2], max_len, alpha) < done[beam - 1][1]):
-            break
-        keep += [(keep[0][0], keep[0][1], float("-inf"))] * (beam - len(keep))  # dead rows fill the beam
-        src = torch.tensor([k[0] for k in keep], device=image.device)
-        state = model.select(state, src)
-        seqs = [seqs[s] + [tok] for s, tok, _ in keep]
-        live = torch.tensor([k[2] for k in keep], device=image.device)
-        tokens = torch.tensor([k[1] for k in keep], device=image.device)
-    return done[:beam]

@@ -88,6 +88,7 @@ class Profile:
     ablation_start: str = "scratch"  # notebook 05's arms: "scratch", or "model2" (continue notebook 04's best.pt)
     ablation_overrides: dict = field(default_factory=dict)  # training knobs of the arms (e.g. a lower lr)
     crohme_symbol_height: float = 40.0  # InkML rendering: pixels of the median symbol (40: formulas ~100 px high)
+    pretrain_minutes: float = 0.0  # the first minutes of a training run spent on the demo set (lib/training/pretrain.py)
 
     def for_data(self, source: str) -> "Profile":
         """This profile with the overrides of one data source applied (CROHME's schedule on the gpu profile)."""
@@ -141,6 +142,8 @@ _PROFILES: dict[str, Profile] = {
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, ablation_val_limit=4,
         schedule="cosine", warmup_steps=10,
+        # the cpu recipe's path on CROHME: model 2 starts on the (4-page) demo set
+        per_data={"crohme": dict(pretrain_minutes=0.3, per_model={"model1": {"pretrain_minutes": 0.0}})},
     ),
     # The run a newcomer makes first (`make series`): about an hour on 2 cores, a model that reads. The
     # recipe is the one `python -m lib.bench learn` measured best (README, "How fast it learns"):
@@ -167,6 +170,19 @@ _PROFILES: dict[str, Profile] = {
         per_model={"model1": {"max_minutes": 14.0}},
         # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
         ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
+        # CROHME (docs/handwriting.md, `python -m lib.bench learn --data crohme`): every training file (8,078 train
+        # formulas after the formula-held-out dev), rendered at half the published scale (symbol height 20 px:
+        # formulas ~50 px high, a quarter of the pixels; training is pixel-bound on a CPU), all 986 test-2014
+        # files. The series' minutes go to model 2 (34) before model 1 (14): 01+02 ~2 min (render 45 s), the
+        # demo set for model 2's start ~10 (once), 05 ~10, 06 ~5 (decoding 986 test images greedy + beam 3 takes
+        # about a minute per checkpoint): ~75 minutes, estimated from those parts (not yet timed as a whole).
+        # Model 2 spends the first 15 of its minutes on the demo set (one vocabulary), which teaches it where to
+        # look sooner than CROHME's pen formulas do (the only lever measured to help: docs/handwriting.md);
+        # the demo set is made once (~10 minutes on 2 cores, or reused) before model 2 trains. Model 1 from scratch
+        # (not measured with a demo start).
+        per_data={"crohme": dict(
+            crohme_train=None, crohme_test=None, crohme_symbol_height=20.0, max_minutes=34.0, pretrain_minutes=15.0,
+            per_model={"model1": {"max_minutes": 14.0, "pretrain_minutes": 0.0}})},
     ),
     # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16). The levers measured on the
     # CPU, sized for a GPU (estimates, not yet timed on a GPU; README, "On a GPU"):
@@ -194,9 +210,14 @@ _PROFILES: dict[str, Profile] = {
         # at 40, the ablation's arms continuing model 2 for 3 minutes each (~25 min with their scoring),
         # evaluation with beam 10 (~5 min). The caps hold the plan whatever the real speed: the cosine ends
         # with the minutes.
+        # The symbol height stays at the published 40 px (formulas ~100 px high, as WAP/BTTR/CoMER read them): the
+        # CPU recipe halves it only because a CPU is pixel-bound, and a 3090 has the pixels to spare. Model 2 starts
+        # on the demo set as on the CPU (the lever measured there), for 5 of its 55 minutes (~15 demo epochs at an
+        # estimated 900 images/s: it reads the demo set by then); the 300 epochs' cap is the minutes that remain.
         per_data={"crohme": dict(
             epochs=300, max_minutes=55.0, max_tokens=200, lr=1e-3, warmup_steps=1000, augment="scale", beam=10,
-            m2_dropout=0.3, per_model={"model1": {"epochs": 100, "max_minutes": 40.0}},
+            m2_dropout=0.3, pretrain_minutes=5.0,
+            per_model={"model1": {"epochs": 100, "max_minutes": 40.0, "pretrain_minutes": 0.0}},
             ablation_start="model2", ablation_epochs=20, ablation_minutes=3.0,
             ablation_overrides={"lr": 3e-4, "warmup_steps": 100})},
     ),

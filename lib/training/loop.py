@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..data import LIST_NAMES
 from ..data.buckets import of_profile
-from ..data.dataset import FormulaDataset, get_transform, load_vocab, make_loader, set_epoch
+from ..data.dataset import FormulaDataset, fingerprint, get_transform, load_vocab, make_loader, set_epoch
 from ..data.vocab import PAD_ID, Vocab
 from ..models import build_model, checkpoint, model_from_profile
 from ..run import atomic
@@ -224,16 +224,19 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     out, processed_dir = Path(out_dir), Path(processed_dir)
     out.mkdir(parents=True, exist_ok=True)
     prec = choose(device)
+    start = checkpoint.load(init_from, "cpu") if init_from is not None else None
     vocab_given = vocab is not None
-    vocab = vocab if vocab_given else load_vocab(processed_dir)
+    if not vocab_given:
+        vocab = load_vocab(processed_dir)
+        if start is not None and start["vocab"] != vocab.to_dict() and set(vocab.itos) <= set(start["vocab"]):
+            vocab = Vocab.from_dict(start["vocab"])  # continuing a model whose vocabulary holds this data's (pretrained)
     train_ds = FormulaDataset(processed_dir, "train", vocab, transform=get_transform(augment))
     val_ds = FormulaDataset(processed_dir, "dev", vocab, limit=cfg.val_limit)
     for ds, split in ((train_ds, "train"), (val_ds, "dev")):
         if not len(ds):
             raise ValueError(f"{processed_dir / LIST_NAMES[split]}: no {split} images to train on")
     seed_everything(seed)
-    if init_from is not None:  # the checkpoint's own architecture and weights (a fine-tuning run)
-        start = checkpoint.load(init_from, "cpu")
+    if start is not None:  # the checkpoint's own architecture and weights (a fine-tuning run)
         if start["vocab"] != vocab.to_dict():
             raise ValueError(f"{init_from}: trained on another vocabulary than this run's "
                              f"({'the one given' if vocab_given else processed_dir / 'vocab.json'})")
@@ -248,11 +251,12 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
                            max_pixels=cfg.batch_pixels) for ds, shuffle in ((train_ds, True), (val_ds, False))]
     config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
               "data": processed_dir.name, "train": dataclasses.asdict(cfg), "precision": prec.name,
-              "init_from": None if init_from is None else str(init_from)}
+              "init_from": None if init_from is None else str(init_from),
+              "processed_dir": str(processed_dir), "data_fingerprint": fingerprint(processed_dir)}
     preprocess = {"buckets": [list(b) for b in of_profile(profile)], "ink_scale": _ink_scale(processed_dir)}
     # what this run actually uses, beside its outputs (the checkpoints hold the same under "config")
     atomic.write_json(out / SETTINGS, {**config, "model": dict(checkpoint.bare_model(model).hparams),
-                                       "processed_dir": str(processed_dir), "preprocess": preprocess})
+                                       "preprocess": preprocess})
     steps = len(loaders[0].batch_sampler)
     return Run(model_name, model, opt, prec.grad_scaler(), prec, cfg, vocab, *loaders, out, seed, config,
                preprocess=preprocess, log_every=max(1, min(50, steps // 4)))
