@@ -22,11 +22,10 @@ KEYS = ("exprate", "exprate_le1", "exprate_le2")
 
 def data_params(profile, n_train: int | None, n_test: int | None, seed: int, where: Path) -> dict:
     """What the processed set depends on: a set made with the same parameters is reused."""
-    params = {"source": str(where), "train": n_train, "test_set": TEST_SET, "seed": seed,
-              "dev_fraction": profile.dev_fraction, "split_by": "formula",
-              "symbol_height": profile.crohme_symbol_height, "buckets": profile.buckets,
-              "max_tokens": profile.max_tokens}
-    return {**params, "test": n_test} if n_test else params
+    return {"source": str(where), "train": n_train, "test": n_test, "test_set": TEST_SET, "seed": seed,
+            "dev_fraction": profile.dev_fraction, "split_by": "formula",
+            "symbol_height": profile.crohme_symbol_height, "buckets": profile.buckets,
+            "max_tokens": profile.max_tokens}
 
 
 def prepare_crohme(home: Path, root: Path, profile, n_train: int | None, seed: int,

@@ -148,9 +148,10 @@ def pretrain_then_crohme(a, profile, processed: Path, out: Path, home: Path):
     """The recipe's `pretrain_minutes` P: P minutes on the demo set, then the rest of the minutes on CROHME from
     there, one vocabulary for both (lib/training/pretrain.py); (CROHME phase result, figures)."""
     shutil.rmtree(out, ignore_errors=True)
+    demo = demo_set(a, home)[1]
     pre, result = train_with_pretraining(a.model, processed, out, profile, home=home, seed=a.seed, epochs=10_000,
-                                         max_minutes=a.minutes, demo=demo_set(a, home)[1], patience=10_000)
-    pre_res = speed(pre.history, demo_set(a, home)[1])
+                                         max_minutes=a.minutes, demo=demo, patience=10_000)
+    pre_res = speed(pre.history, demo)
     offset = pre.history[-1]["elapsed_s"]
     res = speed(result.history, processed, offset)
     res["steps"] += pre_res["steps"]
