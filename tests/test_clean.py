@@ -112,11 +112,11 @@ def test_smoke_series_01_02_on_crohme(tmp_path):
                         "--data", "crohme", "--run", "c"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    out = tmp_path / "data" / "processed" / "crohme"
+    out = tmp_path / "data" / "processed" / "crohme" / "smoke-s0"
     report = json.loads((out / "cleaning_report.json").read_text())
     check_processed(out, report, buckets=of_profile(get_profile("smoke")))
     assert report["splits"]["test"]["seen"] == 20 and report["style"] == "plain"
-    export = json.loads((tmp_path / "data" / "interim" / "crohme" / "export_report.json").read_text())
+    export = json.loads((tmp_path / "data" / "interim" / "crohme" / "smoke-s0" / "export_report.json").read_text())
     assert sum(s["seen"] for s in export["splits"].values()) == 80
     for png in ("export/page_boxes.png", "export/crops.png", "cleaning/cleaning_report.png",
                 "cleaning/histograms.png", "cleaning/before_after.png"):

@@ -149,6 +149,6 @@ def test_fetched_data_feeds_the_crohme_source(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lib.series", "--profile", "smoke", "--data", "crohme", "--only", "01",
                         "-p", "crohme_test='2016'"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    report = json.loads((home / "data" / "interim" / "crohme" / "export_report.json").read_text())
+    report = json.loads((home / "data" / "interim" / "crohme" / "smoke-s0" / "export_report.json").read_text())
     assert report["params"]["dir"] == str((home / "data" / "raw" / "crohme").resolve())
     assert report["params"]["test_set"] == "2016" and report["splits"]["test"]["kept"] == COUNTS["test2016"]

@@ -91,7 +91,7 @@ def test_start_makes_run_folders(tmp_path, monkeypatch):
     monkeypatch.delenv("IM2LATEX_RUN", raising=False)
     ctx = setup.start("model2", profile="smoke", data="crohme", quiet=True)
     assert ctx.run == "smoke-crohme" and ctx.out == tmp_path / "outputs" / "smoke-crohme" / "model2"
-    assert ctx.out.is_dir() and ctx.processed_dir() == tmp_path / "data" / "processed" / "crohme"
+    assert ctx.out.is_dir() and ctx.processed_dir() == tmp_path / "data" / "processed" / "crohme" / "smoke-s0"
     with pytest.raises(ValueError, match="unknown data source"):
         setup.start("x", data="mnist")
 
@@ -99,3 +99,24 @@ def test_start_makes_run_folders(tmp_path, monkeypatch):
 def test_install_missing_lists_only_missing(monkeypatch):
     assert setup.missing_packages({"os": "os", "surely_not_a_module_xyz": "xyz-pkg"}) == ["xyz-pkg"]
     assert "torch" not in setup.NEEDED.values()
+
+
+def test_data_sets_are_keyed_by_what_made_them(tmp_path, monkeypatch):
+    """A smoke run, another seed or a changed data setting never lands in the cpu run's processed folder."""
+    from lib.run.notebook import data_key
+    from lib.run.profiles import get_profile
+
+    monkeypatch.setenv("IM2LATEX_HOME", str(tmp_path))
+    cpu = setup.start("cleaning", profile="cpu", data="demo", quiet=True)
+    smoke = setup.start("cleaning", profile="smoke", data="demo", quiet=True)
+    seed1 = setup.start("cleaning", profile="cpu", data="demo", seed=1, quiet=True)
+    folders = {c.processed_dir() for c in (cpu, smoke, seed1)} | {c.interim_dir() for c in (cpu, smoke, seed1)}
+    assert len(folders) == 6
+    assert cpu.processed_dir() == tmp_path / "data" / "processed" / "demo" / "cpu-s0"
+    assert cpu.raw_dir() == tmp_path / "data" / "raw" / "demo" / "p2000-s0"
+    assert setup.start("x", profile="cpu", data="crohme", quiet=True).raw_dir() == tmp_path / "data" / "raw" / "crohme"
+    # the profile's own CROHME settings keep the plain name; a changed data setting adds its hash
+    assert data_key(get_profile("cpu").for_data("crohme"), "crohme", 0) == "cpu-s0"
+    changed = data_key(get_profile("cpu").replace(max_tokens=80), "demo", 0)
+    assert changed.startswith("cpu-s0-") and changed != data_key(get_profile("cpu").replace(max_tokens=90), "demo", 0)
+    assert data_key(get_profile("cpu").replace(lr=1e-4), "demo", 0) == "cpu-s0"  # training settings do not count

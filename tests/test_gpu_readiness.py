@@ -266,3 +266,14 @@ def test_loader_workers_leave_a_core_for_training(tmp_path, monkeypatch):
     (tmp_path / "cpu.max").write_text("200000 100000\n")  # Colab: 2 vCPUs
     monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1})
     assert parallel.loader_workers(4, tmp_path) == 1 and parallel.loader_workers(0, tmp_path) == 0
+
+
+def test_data_parallel_processes_share_the_loader_cores(tmp_path, monkeypatch):
+    """torchrun with 4 processes on a 16-core quota: each process's loader gets 16 / 4 - 1 = 3 workers, not 4."""
+    from lib.run import parallel
+
+    (tmp_path / "cpu.max").write_text("1600000 100000\n")
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert parallel.loader_workers(4, tmp_path) == 4
+    assert parallel.loader_workers(4, tmp_path, processes=4) == 3
+    assert parallel.loader_workers(4, tmp_path, processes=16) == 0

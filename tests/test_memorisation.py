@@ -66,9 +66,20 @@ def handful(tmp_path_factory):
                                   buckets=FIT)
 
 
+_MEMORISED: dict = {}
+
+
+def memorised(model_name: str, processed):
+    """memorise(model_name, processed) once per module (the tests below share the trained model)."""
+    key = (model_name, str(processed))
+    if key not in _MEMORISED:
+        _MEMORISED[key] = memorise(model_name, processed, MAX_STEPS[model_name])
+    return _MEMORISED[key]
+
+
 @pytest.mark.parametrize("model_name", ["model1", "model2"])
 def test_a_handful_of_formulas_is_learnt_to_exact_match(handful, model_name):
-    model, vocab, used = memorise(model_name, handful, MAX_STEPS[model_name])
+    model, vocab, used = memorised(model_name, handful)
     ds = FormulaDataset(handful, "train", vocab)
     assert reproduces(model.eval(), ds, [vocab.encode(t, add_bounds=False) for _, t in ds.samples]), \
         f"{model_name} did not learn {len(ds)} formulas in {used} steps"
@@ -82,6 +93,20 @@ def test_the_model_reads_not_recites(handful):
     model.eval()
     outputs = {tuple(greedy(model, ds[i][0][None], max_len=40)[0][0]) for i in range(len(ds))}
     assert len(outputs) == len({tuple(t) for _, t in ds.samples}) > 1
+
+
+def test_model1_reads_its_images_not_the_formulas_prior(handful):
+    """What `python -m lib.bench prior` measures, on the memorised handful: the teacher-forced loss with each image
+    swapped for another is far above the loss with the right one (a model stuck on the prior has no such gap)."""
+    from lib.bench.prior import probe
+    from lib.data.dataset import collate
+
+    model, vocab, _ = memorised("model1", handful)
+    ds = FormulaDataset(handful, "train", vocab)
+    batch = collate([ds[i] for i in range(len(ds))])  # one batch, padded, so every image can swap with another
+    out = probe(model, [batch], choose("cpu"), max_len=40)
+    assert out["exact"] == 100.0 and out["loss"] < 0.1
+    assert out["gain"] > 1.0, out   # nats per token the image is worth
 
 
 def test_profiles_models_build(handful):

@@ -46,7 +46,7 @@ def _rows(path: Path) -> list[dict]:
 
 
 def test_cleaning_counts_add_up(run_dir):
-    report = json.loads((_home() / "data" / "processed" / "demo" / "cleaning_report.json").read_text())
+    report = json.loads((_home() / "data" / "processed" / "demo" / "smoke-s0" / "cleaning_report.json").read_text())
     for split, s in report["splits"].items():
         assert s["kept"] + sum(s["dropped"].values()) == s["seen"], split
     assert report["splits"]["train"]["kept"] > 0 and report["vocab_size"] > 4
@@ -77,7 +77,7 @@ def test_ablation_arms_have_scores(run_dir):
 
 
 def test_submission_matches_the_test_ids_and_its_metrics_are_in_range(run_dir):
-    processed = _home() / "data" / "processed" / "demo"
+    processed = _home() / "data" / "processed" / "demo" / "smoke-s0"
     ids = (processed / "test_ids.txt").read_text().split()
     result = (run_dir / "submission" / "result.txt").read_text().splitlines()
     assert len(result) == len(ids) and all(line.strip() for line in result)

@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m lib.bench {clean,infer,train,memory,learn,drawn} [--json]`; the last line of --json is a JSON object.
+"""Benchmarks: `python -m lib.bench {clean,infer,train,memory,learn,prior,drawn} [--json]`; the last line of --json is a JSON object.
 
 Speed, memory and learning are measured here, by scripts that print their figures, never by timed tests.
 """
@@ -13,6 +13,7 @@ COMMANDS = {
     "train": "lib.bench.train",   # training images/s and peak memory for model 2
     "memory": "lib.bench.memory",  # predicted peak training memory per bucket, both models
     "learn": "lib.bench.learn",    # the speedrun: dev exact match (or CROHME ExpRate) after M minutes of training
+    "prior": "lib.bench.prior",    # does the model read the image yet: loss with right vs swapped images over minutes
     "drawn": "lib.bench.drawn",    # ten formulas drawn as pen strokes, read as notebook 07 reads a drawing
 }
 

@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="crohme: the first minutes on the demo set (one vocabulary), then CROHME (default: the "
                          "recipe's pretrain_minutes; 0: from scratch); the same as --set pretrain_minutes=P")
     ap.add_argument("--seed", type=int, default=0, help="seed of the data set and of training")
+    ap.add_argument("--data-seed", type=int, default=None,
+                    help="demo: seed of the data set when it should differ from --seed (training seeds on one set)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--profile", default="cpu", help="the recipe (default cpu: the one make series runs)")
     ap.add_argument("--set", dest="changes", action="append", default=[], metavar="NAME=VALUE",
@@ -88,18 +90,21 @@ def main(argv: list[str] | None = None) -> int:
         return crohme_main(a, profile, changes)
     pages = a.pages or profile.demo_pages
     home = default_home(repo_root())
-    processed = prepare_data(home, profile, pages, a.seed)
+    data_seed = a.seed if a.data_seed is None else a.data_seed
+    processed = prepare_data(home, profile, pages, data_seed)
     tag = "".join(f"-{k}={v}" for k, v in sorted(changes.items())).replace("/", "_")
+    tag += f"-d{data_seed}" if data_seed != a.seed else ""
     out = home / "outputs" / "bench-learn" / f"{a.model}-{profile.name}-p{pages}-s{a.seed}{tag}"
     result, res = train_from_scratch(a, profile, processed, out)
     dev = dev_scores(result.best_path, processed, batch_size=profile.batch_size, max_len=profile.decode_limit,
                      max_pixels=profile.batch_pixels)
-    res = {"model": a.model, "profile": profile.name, "pages": pages, "seed": a.seed,
+    res = {"model": a.model, "profile": profile.name, "pages": pages, "seed": a.seed, "data_seed": data_seed,
            "changes": {k: repr(v) for k, v in changes.items()},
            "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
            "edit_score": round(dev["edit_score"], 2), "bleu4": round(dev["bleu4"], 2), "dev_formulas": dev["n"],
            **res, "minutes_to_em": minutes_to(result.history)}
-    print(f"{a.model}, {profile.name} recipe, {pages} demo pages (seed {a.seed}): {res['train_formulas']} train "
+    print(f"{a.model}, {profile.name} recipe, {pages} demo pages (data seed {data_seed}, training seed {a.seed}): "
+          f"{res['train_formulas']} train "
           f"formulas, {res['minutes']} min, {res['steps']} steps, {res['images_per_s']} images/s, "
           f"{torch.get_num_threads()} threads")
     print(f"dev ({res['dev_formulas']} formulas, greedy, best.pt): exact match {res['exact_match']:.1f}, "

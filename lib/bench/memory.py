@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..data.buckets import of_profile
 from ..data.dataset import bucket_batch_size
 from ..models import model_from_profile
-from ..run.notebook import default_home, repo_root
+from ..run.notebook import data_key, default_home, repo_root
 from ..run.precision import choose
 from ..run.profiles import get_profile
 
@@ -86,7 +86,7 @@ def largest_batch(cost: tuple[float, float], state: int, area: int, limit_gib: f
 
 def buckets_in_use(profile, data: str, home: Path) -> tuple[list[tuple[int, int]], dict, str]:
     """(width, height) buckets, image counts per bucket, and where they came from."""
-    report = home / "data" / "processed" / data / "cleaning_report.json"
+    report = home / "data" / "processed" / data / data_key(profile, data, 0) / "cleaning_report.json"  # seed 0's
     if report.is_file():
         counts = json.loads(report.read_text(encoding="utf-8")).get("buckets") or {}
         if counts:

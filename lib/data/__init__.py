@@ -2,5 +2,5 @@
 augmentation, and the demo generator (`synth`)."""
 
 SPLITS = ("train", "dev", "test")
-# im2latex-style list of each split under data/processed/<source>/ (the course's names)
+# im2latex-style list of each split under data/processed/<source>/<key>/ (the course's names)
 LIST_NAMES = {"train": "train_filter.lst", "dev": "validate_filter.lst", "test": "test_filter.lst"}

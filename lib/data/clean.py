@@ -194,7 +194,7 @@ def overlap(train: Iterable[Sequence[str]], other: Iterable[Sequence[str]]) -> d
 
 
 def run_cleaning(ctx) -> dict:
-    """Step 02 for `ctx.data`: reads interim/<source>/, writes processed/<source>/ and a copy of the report."""
+    """Step 02 for `ctx.data`: reads interim/<source>/<key>/, writes processed/<source>/<key>/ and a copy of the report."""
     interim = ctx.interim_dir()
     if not (interim / "export_report.json").exists():
         raise FileNotFoundError(f"{interim}: no export_report.json; run notebook 01 (export) for "

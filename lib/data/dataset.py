@@ -100,12 +100,21 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     With `max_pixels`, a bucket's batches hold at most that many pixels in all, so the largest buckets
     (1600x400, 1600x1600) take a few images per batch and memory stays flat across buckets.
-    `set_epoch(e, start=k)` skips the first k batches of epoch e (resuming mid-epoch).
+    `set_epoch(e, start=k)` skips the first k batches (of this rank's share) of epoch e (resuming mid-epoch).
+
+    With `world` > 1 (data-parallel training, lib/train.py) the epoch's batches are dealt round-robin to the
+    `world` processes, rank `rank` taking batches rank, rank + world, ...; the last `len % world` batches are
+    left out of that epoch so that every rank has as many batches as the others (a rank with one batch more
+    would wait at its end for a gradient exchange that never comes). Every rank computes the same epoch order
+    from the seed, so the shares are disjoint and reproducible.
     """
 
     def __init__(self, sizes: Sequence[tuple[int, int]], batch_size: int, shuffle: bool, seed: int = 0,
-                 max_pixels: int | None = None):
+                 max_pixels: int | None = None, rank: int = 0, world: int = 1):
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} is not one of the {world} processes")
         self.batch_size, self.shuffle, self.seed, self.max_pixels = batch_size, shuffle, seed, max_pixels
+        self.rank, self.world = rank, world
         self.buckets: dict[tuple[int, int], list[int]] = {}
         for i, s in enumerate(sizes):
             self.buckets.setdefault(tuple(s), []).append(i)
@@ -115,7 +124,14 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.epoch, self.start = epoch, start
 
     def batches(self) -> list[list[int]]:
-        """All batches of the current epoch, in order."""
+        """This rank's batches of the current epoch, in order (all of them with one process)."""
+        out = self.all_batches()
+        if self.world > 1:
+            out = out[:len(out) - len(out) % self.world][self.rank::self.world]
+        return out
+
+    def all_batches(self) -> list[list[int]]:
+        """All batches of the current epoch, in order, before they are dealt to the ranks."""
         rng = random.Random(self.seed * 100003 + self.epoch)
         out = []
         for key in sorted(self.buckets):
@@ -134,8 +150,12 @@ class BucketBatchSampler(Sampler[list[int]]):
     def bucket_batch(self, size: tuple[int, int]) -> int:
         return bucket_batch_size(size[0], size[1], self.batch_size, self.max_pixels)
 
+    def per_epoch(self) -> int:
+        """Batches of one epoch for this rank."""
+        return sum(-(-len(v) // self.bucket_batch(k)) for k, v in self.buckets.items()) // self.world
+
     def __len__(self) -> int:
-        return sum(-(-len(v) // self.bucket_batch(k)) for k, v in self.buckets.items()) - self.start
+        return self.per_epoch() - self.start
 
 
 def collate(items: list[tuple[torch.Tensor, list[int], str]]) -> dict:
@@ -172,11 +192,13 @@ def worker_init_fn(worker_id: int) -> None:
 
 
 def make_loader(dataset: FormulaDataset, batch_size: int, *, shuffle: bool, seed: int = 0, workers: int = 0,
-                device: str | torch.device = "cpu", max_pixels: int | None = None) -> DataLoader:
-    """A DataLoader over bucketed batches (a pixel budget per batch when given); its own generator keeps
-    the global RNG stream untouched. Workers persist across epochs (not re-forked every epoch)."""
-    sampler = BucketBatchSampler(dataset.sizes(), batch_size, shuffle=shuffle, seed=seed, max_pixels=max_pixels)
-    generator = torch.Generator().manual_seed(seed)
+                device: str | torch.device = "cpu", max_pixels: int | None = None, rank: int = 0,
+                world: int = 1) -> DataLoader:
+    """A DataLoader over bucketed batches (a pixel budget per batch when given; this rank's share of them when
+    `world` > 1); its own generator keeps the global RNG stream untouched. Workers persist across epochs."""
+    sampler = BucketBatchSampler(dataset.sizes(), batch_size, shuffle=shuffle, seed=seed, max_pixels=max_pixels,
+                                 rank=rank, world=world)
+    generator = torch.Generator().manual_seed(seed + 7919 * rank)  # each rank its own augmentation
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                       pin_memory=torch.device(device).type == "cuda", worker_init_fn=worker_init_fn,
                       generator=generator, persistent_workers=workers > 0)
@@ -186,6 +208,7 @@ def set_epoch(loader: DataLoader, epoch: int, start: int = 0, seed: int = 0) -> 
     """Position the loader at batch `start` of `epoch`. In-process augmentation gets a stream per epoch; worker
     processes persist, so their streams are seeded when they start (the first epoch of a session) and run on."""
     loader.batch_sampler.set_epoch(epoch, start)
-    loader.generator.manual_seed(seed * 1000003 + epoch)
+    stream = seed * 1000003 + epoch + 7919 * getattr(loader.batch_sampler, "rank", 0)
+    loader.generator.manual_seed(stream)
     if loader.num_workers == 0:  # in-process augmentation: a stream per epoch as well
-        _reseed_transform(loader.dataset, (seed * 1000003 + epoch) % 2**32)
+        _reseed_transform(loader.dataset, stream % 2**32)

@@ -1,4 +1,4 @@
-"""Step 01: raw material of any source -> formula crops + raw labels under data/interim/<source>/."""
+"""Step 01: raw material of any source -> formula crops + raw labels under data/interim/<source>/<key>/."""
 from __future__ import annotations
 
 import json
@@ -116,7 +116,7 @@ def export_params(source: str, profile, seed: int, where: Path | None, crohme_te
 
 def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", force: bool = False,
                crohme_test: str | int = "2014") -> dict:
-    """Step 01 for `ctx.data`: writes interim/<source>/ (crops, labels, manifest.csv, export_report.json).
+    """Step 01 for `ctx.data`: writes interim/<source>/<key>/ (crops, labels, manifest.csv, export_report.json).
 
     crohme: `crohme_dir`, else $IM2LATEX_CROHME_DIR, else <data>/raw/crohme (`python -m lib.crohme fetch`),
     else <repo>/../shared/data/crohme; `crohme_test` picks the 2014 or 2016 test set. course: `course_dir`,

@@ -115,7 +115,7 @@ class OtherDataError(ValueError):
 
 def check_data(checkpoints: list[tuple[str, Path]], processed_dir: str | Path) -> list[str]:
     """Refuse to score a checkpoint against a processed set other than the one it was trained on (a re-run of
-    notebooks 01-02 with another seed or profile replaces data/processed/<source>); notes for checkpoints that
+    notebooks 01-02 with other data settings under the same profile and seed re-makes data/processed/<source>/<key>); notes for checkpoints that
     record no set."""
     now, notes = fingerprint(processed_dir), []
     for name, path in checkpoints:

@@ -62,7 +62,10 @@ def restore_scaler(scaler, state: dict | None) -> bool:
 
 
 def bare_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The module under `torch.compile` (its state dict has no `_orig_mod.` prefixes)."""
+    """The module under DistributedDataParallel and `torch.compile` (its state dict has no `module.` or
+    `_orig_mod.` prefixes)."""
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        model = model.module
     return getattr(model, "_orig_mod", model)
 
 

@@ -11,6 +11,7 @@ from ..data.vocab import PAD_ID
 from ..run.profiles import Profile
 from .base import Im2SeqModel
 from .cnn import VGGEncoder, check_size
+from .posenc import sinusoid_2d
 
 CNN_WIDTHS = (64, 128, 256, 256, 512, 512)
 ENC_HIDDEN = 256   # per direction: the context vectors have 2 * ENC_HIDDEN features
@@ -35,7 +36,9 @@ def hparams_from_profile(profile: Profile) -> dict:
     return dict(cnn_widths=list(profile.m1_cnn_widths), enc_hidden=profile.m1_enc_hidden,
                 dec_hidden=profile.m1_dec_hidden, embed=profile.m1_embed,
                 dropout=float(profile.extra.get("m1_dropout", DROPOUT)), attention=profile.m1_attention,
-                init=str(profile.extra.get("m1_init", "mean")))
+                init=str(profile.extra.get("m1_init", "mean")),
+                positions=bool(profile.extra.get("m1_positions", False)),
+                presence=float(profile.extra.get("m1_presence", 0.0)) > 0)
 
 
 class RowEncoder(nn.Module):
@@ -79,17 +82,22 @@ class Im2Markup(Im2SeqModel):
     """
 
     name = "model1"
+    has_attention_maps = True
 
     def __init__(self, vocab_size: int, cnn_widths: Sequence[int] = CNN_WIDTHS, enc_hidden: int = ENC_HIDDEN,
                  dec_hidden: int = DEC_HIDDEN, embed: int = EMBED, dropout: float = DROPOUT,
-                 max_rows: int = MAX_ROWS, attention: str = "luong", init: str = "mean"):
+                 max_rows: int = MAX_ROWS, attention: str = "luong", init: str = "mean", positions: bool = False,
+                 presence: bool = False):
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {attention!r}: choose one of {', '.join(ATTENTIONS)}")
         if init not in INITS:
             raise ValueError(f"unknown decoder init {init!r}: choose one of {', '.join(INITS)}")
         self.hparams = dict(cnn_widths=list(cnn_widths), enc_hidden=enc_hidden, dec_hidden=dec_hidden,
-                            embed=embed, dropout=dropout, max_rows=max_rows, attention=attention, init=init)
+                            embed=embed, dropout=dropout, max_rows=max_rows, attention=attention, init=init,
+                            positions=positions, presence=presence)
+        if positions and (2 * enc_hidden) % 4:
+            raise ValueError(f"positions need 2 * enc_hidden divisible by 4, got enc_hidden={enc_hidden}")
         self.coverage = attention == "coverage"
         self.vocab_size = vocab_size
         self.cnn = VGGEncoder(cnn_widths)
@@ -110,6 +118,8 @@ class Im2Markup(Im2SeqModel):
         self.combine = nn.Linear(dec_hidden + ctx_dim, dec_hidden, bias=False)
         self.drop = nn.Dropout(dropout)
         self.generator = nn.Linear(dec_hidden, vocab_size)
+        if presence:  # which tokens the formula holds, read from each cell (max over cells): lib/training/loop.py
+            self.presence = nn.Linear(ctx_dim, vocab_size)
         with torch.no_grad():  # forget-gate bias 1: remember by default early in training
             self.cell.bias_hh[dec_hidden:2 * dec_hidden].fill_(1.0)
 
@@ -128,8 +138,14 @@ class Im2Markup(Im2SeqModel):
         fmask = fmask.reshape(b, h * w).clone()
         fmask[:, 0] = True  # never an empty attention set (an all-padding image still gets a position)
         memory = {"ctx": ctx, "mask": fmask, "hw": (h, w)}
+        keyed = ctx
+        if self.hparams.get("positions"):  # where each cell is, in the keys only: the values stay the content
+            pe = sinusoid_2d(h, w, ctx.shape[-1], ctx.device).flatten(1).t().to(ctx.dtype)
+            keyed = ctx + pe.unsqueeze(0)
+            if not self.coverage:
+                memory["pkeys"] = keyed
         if self.coverage:
-            memory["keys"] = self.key(ctx)
+            memory["keys"] = self.key(keyed)
         return memory
 
     def init_state(self, memory: dict) -> dict:
@@ -152,7 +168,8 @@ class Im2Markup(Im2SeqModel):
     def _scores(self, h: Tensor, memory: dict, state: dict) -> Tensor:
         """Attention scores [B, N] (float32) of the decoder state over the memory positions."""
         if not self.coverage:
-            return torch.bmm(memory["ctx"], self.query(h).unsqueeze(2)).squeeze(2).float()
+            keys = memory.get("pkeys", memory["ctx"])
+            return torch.bmm(keys, self.query(h).unsqueeze(2)).squeeze(2).float()
         b, n = state["cov"].shape
         gh, gw = memory["hw"]
         cov = self.cov_conv(state["cov"].view(b, 1, gh, gw).to(memory["keys"].dtype))
@@ -197,7 +214,16 @@ class Im2Markup(Im2SeqModel):
         logits = self.generator(torch.stack(outs, dim=1))
         return (logits, torch.stack(maps, dim=1)) if return_attn else logits
 
-    def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None,
-                return_attn: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """Teacher forcing (`tgt_in` starts with <SOS>): logits [B, T, V], optionally attention [B, T, N]."""
-        return self.decode_prefix(self.encode(images, mask), tgt_in, return_attn)
+    def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None, return_attn: bool = False,
+                return_presence: bool = False) -> Tensor | tuple[Tensor, ...]:
+        """Teacher forcing (`tgt_in` starts with <SOS>): logits [B, T, V]; with `return_attn` also the attention
+        [B, T, N], with `return_presence` also the token-presence logits [B, V] (a model built with `presence`):
+        for each token, the highest score any feature cell gives it."""
+        memory = self.encode(images, mask)
+        out = self.decode_prefix(memory, tgt_in, return_attn)
+        if not return_presence:
+            return out
+        if not self.hparams.get("presence"):
+            raise ValueError("return_presence needs a model 1 built with presence=True (m1_presence > 0)")
+        cells = self.presence(memory["ctx"]).float().masked_fill(~memory["mask"].unsqueeze(2), float("-inf"))
+        return (*(out if return_attn else (out,)), cells.amax(1))

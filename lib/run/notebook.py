@@ -1,7 +1,9 @@
 """Notebook start-up: where we run (local, Colab, AutoDL), folders of this run, seeds, device."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import random
 import subprocess
@@ -63,6 +65,26 @@ def default_home(root: Path, drive: bool = False) -> Path:
     return root
 
 
+# the profile settings that make a data set (steps 01-02); a processed set is named for them (`data_key`)
+DATA_SETTINGS = ("demo_pages", "crohme_train", "crohme_test", "dev_fraction", "crohme_symbol_height", "max_tokens",
+                 "buckets")
+
+
+def data_key(profile: Profile, source: str, seed: int) -> str:
+    """The folder name of a data set made with this profile and seed: `<profile>-s<seed>` (`cpu-s0`), with a short
+    hash of the data settings when they differ from that profile's own for `source` (a changed `max_tokens`, say),
+    so two profiles, seeds or recipes never overwrite each other's data."""
+    name = f"{profile.name}-s{seed}"
+    mine = {k: getattr(profile, k) for k in DATA_SETTINGS}
+    try:
+        own = get_profile(profile.name).for_data(source)
+    except ValueError:  # a profile made in code, under a name of its own
+        own = None
+    if own is not None and all(getattr(own, k) == v for k, v in mine.items()):
+        return name
+    return f"{name}-{hashlib.sha1(json.dumps(mine, sort_keys=True, default=str).encode()).hexdigest()[:6]}"
+
+
 def seed_everything(seed: int) -> None:
     """Python's, numpy's and torch's random streams."""
     random.seed(seed)
@@ -87,14 +109,25 @@ class Context:
     def data_dir(self) -> Path:
         return self.home / "data"
 
+    @property
+    def data_key(self) -> str:
+        """What made this run's data (`cpu-s0`): interim and processed sets live under that name."""
+        return data_key(self.profile, self.data, self.seed)
+
     def raw_dir(self, source: str | None = None) -> Path:
-        return self.data_dir / "raw" / (source or self.data)
+        """The raw source: the course's and CROHME's files as given; the generated demo pages per pages and seed."""
+        source = source or self.data
+        if source == "demo":
+            return self.data_dir / "raw" / "demo" / f"p{self.profile.demo_pages}-s{self.seed}"
+        return self.data_dir / "raw" / source
 
     def interim_dir(self, source: str | None = None) -> Path:
-        return self.data_dir / "interim" / (source or self.data)
+        return self.data_dir / "interim" / (source or self.data) / self.data_key
 
     def processed_dir(self, source: str | None = None) -> Path:
-        return self.data_dir / "processed" / (source or self.data)
+        """data/processed/<source>/<profile>-s<seed>: a smoke run never overwrites a cpu run's set, nor seed 1
+        seed 0's."""
+        return self.data_dir / "processed" / (source or self.data) / self.data_key
 
     @property
     def run_dir(self) -> Path:

@@ -47,10 +47,11 @@ def default_workers(cgroup_root: str | Path = CGROUP_ROOT) -> int:
     return max(1, min(n, int(quota))) if quota else n
 
 
-def loader_workers(profile_workers: int, cgroup_root: str | Path = CGROUP_ROOT) -> int:
+def loader_workers(profile_workers: int, cgroup_root: str | Path = CGROUP_ROOT, processes: int = 1) -> int:
     """DataLoader worker processes: the profile's number, at most the cores left beside the training process
-    (Colab's 2 vCPUs: 1 worker, not the gpu profile's 4)."""
-    return max(0, min(profile_workers, default_workers(cgroup_root) - 1))
+    (Colab's 2 vCPUs: 1 worker, not the gpu profile's 4); with `processes` training processes on this machine
+    (torchrun), each gets its share of the cores."""
+    return max(0, min(profile_workers, default_workers(cgroup_root) // max(1, processes) - 1))
 
 
 def pool_workers(profile_workers: int) -> int | None:

@@ -13,7 +13,12 @@ EXTRA_KNOBS = {
     "weight_decay": "AdamW weight decay", "lr_step": "step schedule: epochs per step",
     "lr_gamma": "step schedule: factor per step", "grad_clip": "gradient norm clip",
     "stop_after_steps": "stop training after this many optimiser steps (tests)",
-    "m1_dropout": "model 1 dropout", "m1_init": "model 1 decoder start: mean | zero",
+    "attention_guide": "model 1: weight of the guided-attention loss at the start (0: off)",
+    "attention_guide_until": "model 1: the guide fades to 0 at this fraction of the run",
+    "m1_presence": "model 1: weight of the token-presence loss on the encoder (0: off)",
+    "m1_dropout": "model 1 dropout",
+    "m1_positions": "model 1: 2D positions added to the attention keys",
+    "m1_init": "model 1 decoder start: mean | zero",
 }
 
 

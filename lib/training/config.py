@@ -32,6 +32,9 @@ class TrainConfig:
     workers: int = 0
     max_len: int = 152               # decoding limit in validation
     stop_after_steps: int | None = None
+    attention_guide: float = 0.0     # model 1: weight of the guided-attention loss at the start (lib/training/guide.py)
+    attention_guide_until: float = 0.5  # ... fading linearly to 0 at this fraction of the run
+    m1_presence: float = 0.0         # model 1: weight of the token-presence loss (which tokens the image holds)
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> "TrainConfig":

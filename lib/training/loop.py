@@ -18,15 +18,17 @@ import torch.nn.functional as F
 from ..data import LIST_NAMES
 from ..data.buckets import of_profile
 from ..data.dataset import FormulaDataset, fingerprint, get_transform, load_vocab, make_loader, set_epoch
-from ..data.vocab import PAD_ID, Vocab
+from ..data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab
 from ..models import build_model, checkpoint, model_from_profile
 from ..run import atomic
 from ..run.notebook import seed_everything
 from ..run.parallel import loader_workers
 from ..run.precision import Precision, choose
+from ..run.distributed import World
 from ..run.profiles import Profile
 from ..run.progress import progress
 from . import logs
+from .guide import guide_weight, guided_attention_loss
 from .config import TrainConfig, TrainResult, field_names, resolve_budget
 from .schedule import lr_factor, set_lr
 from .schedule import progress as run_progress
@@ -34,6 +36,7 @@ from .validation import validate
 
 
 SETTINGS = "settings.json"  # the resolved settings of a run, written beside its checkpoints
+AGREE_EVERY = 8  # data-parallel: rank 0's clock is sent to the others every this many steps (a host sync each)
 
 
 class TrainingInterrupted(RuntimeError):
@@ -55,6 +58,7 @@ class TrainState:
     ep_images: int = 0
     ep_seconds: float = 0.0         # training time of the current epoch (validation excluded)
     history: list[dict] = field(default_factory=list)
+    world: int = 1                  # processes that trained it (`batch` counts one process's batches)
 
 
 @dataclass
@@ -77,6 +81,12 @@ class Run:
     state: TrainState = field(default_factory=TrainState)
     clock: float = field(default_factory=time.monotonic)
     log_every: int = 50
+    world: World = field(default_factory=World)
+
+    @property
+    def net(self) -> torch.nn.Module:
+        """The model itself (`model` may be its DistributedDataParallel wrapper): validation decodes with it."""
+        return checkpoint.bare_model(self.model)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -88,32 +98,59 @@ class Run:
     def out_of_time(self) -> bool:
         return self.cfg.budget_s is not None and self.elapsed() >= self.cfg.budget_s
 
-    def save_last(self) -> None:
+    def tick(self) -> None:
+        """Move the time since `clock` into the state."""
         now = time.monotonic()
         self.state.seconds += now - self.clock
         self.clock = now
+
+    def save_last(self) -> None:
+        """`last.pt` (rank 0 writes; every rank keeps its clock)."""
+        self.tick()
+        if not self.world.main:
+            return
         checkpoint.save(self.out / "last.pt", self.model, self.vocab, model_name=self.name, optimizer=self.opt,
                         scaler=self.scaler, epoch=self.state.epoch, step=self.state.step,
                         best_metric=self.state.best, config=self.config, preprocess=self.preprocess,
                         train_state=dataclasses.asdict(self.state))
 
 
-def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfig) -> torch.Tensor:
-    """One optimiser step with teacher forcing; the batch's mean token loss, left on the device (no sync)."""
+def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfig, guide: float = 0.0
+               ) -> torch.Tensor:
+    """One optimiser step with teacher forcing (plus `guide` x the guided-attention loss, model 1); the batch's
+    mean token loss, left on the device (no sync)."""
     images = batch["images"].to(prec.device, non_blocking=True)
     mask = batch["mask"] if batch["mask"] is None else batch["mask"].to(prec.device, non_blocking=True)
     tgt = batch["tgt"].to(prec.device, non_blocking=True)
+    kw = {k: True for k, on in (("return_attn", guide > 0), ("return_presence", cfg.m1_presence > 0)) if on}
     with prec.autocast():
-        logits = model(images, tgt[:, :-1], mask)
+        out = model(images, tgt[:, :-1], mask, **kw)
+    logits, *extra = out if kw else (out,)
     loss = F.cross_entropy(logits.float().transpose(1, 2), tgt[:, 1:], ignore_index=PAD_ID,
                            label_smoothing=cfg.label_smoothing)
+    total = loss
+    if guide > 0:
+        total = total + guide * guided_attention_loss(extra.pop(0), tgt[:, 1:], tuple(images.shape[-2:]), mask)
+    if cfg.m1_presence > 0:
+        total = total + cfg.m1_presence * presence_loss(extra.pop(0), tgt[:, 1:])
     opt.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
+    scaler.scale(total).backward()
     scaler.unscale_(opt)  # clip the true gradients (a no-op without fp16)
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     scaler.step(opt)
     scaler.update()
     return loss.detach()
+
+
+def presence_loss(logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of token-presence logits [B, V] against which tokens each formula holds (<PAD>,
+    <SOS> and <EOS> left out): a gradient that reaches every encoder cell from the first step, before the
+    decoder has learnt where to look."""
+    target = torch.zeros_like(logits)
+    target.scatter_(1, gold, 1.0)
+    keep = torch.ones(logits.shape[1], dtype=torch.bool, device=logits.device)
+    keep[[PAD_ID, SOS_ID, EOS_ID]] = False
+    return F.binary_cross_entropy_with_logits(logits[:, keep], target[:, keep])
 
 
 def run_epoch(run: Run) -> bool:
@@ -127,16 +164,18 @@ def run_epoch(run: Run) -> bool:
     t_ep = t_win = last_ckpt = time.monotonic()
     win_images, ep_loss = 0, torch.zeros((), device=run.prec.device)
     stopped = False
+    elapsed, _ = run.world.agree(run.elapsed(), False)  # rank 0's clock, on every rank
     for batch in run.train_loader:
-        set_lr(run.opt, cfg.lr * lr_factor(cfg, st.epoch, st.step,
-                                           run_progress(cfg, st.step, per_epoch, run.elapsed())))
-        loss = train_step(run.model, batch, run.prec, run.opt, run.scaler, cfg)
+        done = run_progress(cfg, st.step, per_epoch, elapsed)
+        set_lr(run.opt, cfg.lr * lr_factor(cfg, st.epoch, st.step, done))
+        loss = train_step(run.model, batch, run.prec, run.opt, run.scaler, cfg,
+                          guide_weight(cfg.attention_guide, cfg.attention_guide_until, done))
         n = batch["images"].shape[0]
         ep_loss += loss * n
         st.step, st.batch, st.ep_images, win_images = st.step + 1, st.batch + 1, st.ep_images + n, win_images + n
         bar.update()
         now = time.monotonic()
-        if st.step % run.log_every == 0:  # the only host sync of a training step
+        if st.step % run.log_every == 0 and run.world.main:  # the only host sync of a training step
             value = float(loss)
             bar.set_postfix(loss=value)
             logs.append(run.out / "log_steps.csv", logs.STEP_COLUMNS, {
@@ -150,7 +189,10 @@ def run_epoch(run: Run) -> bool:
             last_ckpt = time.monotonic()
         if cfg.stop_after_steps is not None and st.step >= cfg.stop_after_steps:
             raise TrainingInterrupted(f"stopped after step {st.step} (stop_after_steps)")
-        if run.out_of_time():
+        if run.world.distributed and st.step % AGREE_EVERY:  # between agreements every rank goes on
+            continue
+        elapsed, over = run.world.agree(run.elapsed(), run.out_of_time())
+        if over:
             stopped = True  # the time budget ends this (partial) epoch; it is still validated
             break
     bar.close()
@@ -161,25 +203,26 @@ def run_epoch(run: Run) -> bool:
 
 def end_epoch(run: Run) -> dict:
     """Validate, log, decide early stopping, write last.pt (and best.pt when the edit score improved)."""
-    st = run.state
-    metrics = validate(run.model, run.val_loader, run.prec, max_len=run.cfg.max_len)
-    row = {"epoch": st.epoch + 1, "step": st.step, "train_loss": st.ep_loss / max(st.ep_images, 1), **metrics,
-           "lr": run.opt.param_groups[0]["lr"], "images_per_s": st.ep_images / max(st.ep_seconds, 1e-9),
-           "epoch_s": st.ep_seconds, "elapsed_s": run.elapsed()}
+    st, main = run.state, run.world.main
+    row = None
+    if main:  # the other ranks wait for its row (validation on one rank: a dev subset is quick)
+        metrics = validate(run.net, run.val_loader, run.prec, max_len=run.cfg.max_len)
+        row = {"epoch": st.epoch + 1, "step": st.step, "train_loss": st.ep_loss / max(st.ep_images, 1), **metrics,
+               "lr": run.opt.param_groups[0]["lr"], "images_per_s": st.ep_images / max(st.ep_seconds, 1e-9),
+               "epoch_s": st.ep_seconds, "elapsed_s": run.elapsed()}
+        if run.world.distributed:  # every process trains at that rate
+            row["images_per_s"] *= run.world.size
+    row = run.world.share(row)
     st.history.append(row)
+    improved = _end_epoch_state(run, row)
+    if not main:
+        run.tick()
+        return row
     logs.append(run.out / "log_epochs.csv", logs.EPOCH_COLUMNS, row)
     print(f"epoch {row['epoch']}: train loss {row['train_loss']:.3f}, val loss {row['val_loss']:.3f}, "
           f"token acc {row['val_token_acc']:.1f}, exact {row['val_exact_match']:.1f}, "
           f"edit {row['val_edit_score']:.1f}, {row['images_per_s']:.1f} images/s, "
           f"{row['elapsed_s'] / 60:.1f} min", flush=True)
-    improved = row["val_edit_score"] > st.best
-    st.best = max(st.best, row["val_edit_score"])
-    # early stopping waits while either the edit score or the loss still improves (by 1 %): greedy edit
-    # scores of a young model are noisy and lag the loss, which would stop a learning run too soon
-    loss_improved = row["val_loss"] < 0.99 * st.best_loss
-    st.best_loss = min(st.best_loss, row["val_loss"])
-    st.bad_epochs = 0 if improved or loss_improved else st.bad_epochs + 1
-    st.epoch, st.batch, st.ep_loss, st.ep_images, st.ep_seconds = st.epoch + 1, 0, 0.0, 0, 0.0
     run.save_last()
     if improved:
         checkpoint.save(run.out / "best.pt", run.model, run.vocab, model_name=run.name, epoch=st.epoch,
@@ -188,34 +231,60 @@ def end_epoch(run: Run) -> dict:
     return row
 
 
+def _end_epoch_state(run: Run, row: dict) -> bool:
+    """The state after an epoch's validation row (every rank computes the same from rank 0's row); True when
+    the edit score improved (a new best.pt)."""
+    st = run.state
+    improved = row["val_edit_score"] > st.best
+    st.best = max(st.best, row["val_edit_score"])
+    # early stopping waits while either the edit score or the loss still improves (by 1 %): greedy edit
+    # scores of a young model are noisy and lag the loss, which would stop a learning run too soon
+    loss_improved = row["val_loss"] < 0.99 * st.best_loss
+    st.best_loss = min(st.best_loss, row["val_loss"])
+    st.bad_epochs = 0 if improved or loss_improved else st.bad_epochs + 1
+    st.epoch, st.batch, st.ep_loss, st.ep_images, st.ep_seconds = st.epoch + 1, 0, 0.0, 0, 0.0
+    return improved
+
+
 def resume_from_last(run: Run) -> bool:
     """Continue from `last.pt` when there is one (True); else start the logs afresh (False)."""
     last, st_log, ep_log = run.out / "last.pt", run.out / "log_steps.csv", run.out / "log_epochs.csv"
+    main = run.world.main
     if not last.exists():
-        logs.reset(st_log, logs.STEP_COLUMNS)
-        logs.reset(ep_log, logs.EPOCH_COLUMNS)
+        if main:
+            logs.reset(st_log, logs.STEP_COLUMNS)
+            logs.reset(ep_log, logs.EPOCH_COLUMNS)
         return False
     ckpt = checkpoint.load(last, "cpu")  # RNG states must stay on the CPU; weights are copied over
-    run.model.load_state_dict(ckpt["model"])
+    run.net.load_state_dict(ckpt["model"])
     run.opt.load_state_dict(ckpt["optimizer"])
     checkpoint.restore_scaler(run.scaler, ckpt["scaler"])
     known = {f.name for f in dataclasses.fields(TrainState)}
     run.state = TrainState(**{k: v for k, v in ckpt["train_state"].items() if k in known})
     checkpoint.set_rng_state(ckpt["rng"])
     st = run.state
-    print(f"resuming from {last}: epoch {st.epoch + 1}, batch {st.batch}, step {st.step}")
-    logs.reset(st_log, logs.STEP_COLUMNS, lambda r: int(r["step"]) <= st.step)
-    logs.reset(ep_log, logs.EPOCH_COLUMNS, lambda r: int(r["epoch"]) <= st.epoch)
+    if st.world != run.world.size:  # another number of processes: the same share of the epoch is done
+        st.batch, st.world = st.batch * st.world // run.world.size, run.world.size
+    if run.world.rank:  # each rank its own dropout stream from here
+        torch.manual_seed(run.seed * 7919 + run.world.rank + st.step)
+    if main:
+        print(f"resuming from {last}: epoch {st.epoch + 1}, batch {st.batch}, step {st.step}"
+              + (f" (written by {ckpt['train_state'].get('world', 1)} processes, now {run.world.size})"
+                 if ckpt["train_state"].get("world", 1) != run.world.size else ""))
+        logs.reset(st_log, logs.STEP_COLUMNS, lambda r: int(r["step"]) <= st.step)
+        logs.reset(ep_log, logs.EPOCH_COLUMNS, lambda r: int(r["epoch"]) <= st.epoch)
     return True
 
 
 def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
             epochs: int | None = None, max_minutes: float | None = None, device=None, init_from=None,
-            vocab: Vocab | None = None, **overrides) -> Run:
+            vocab: Vocab | None = None, world: World | None = None, **overrides) -> Run:
     """A fresh run: data, model (seeded; `init_from` a checkpoint to start from), AdamW, loaders with the pixel
     budget, the precision of the device. `vocab` replaces the data's own (a vocabulary shared by two data
     sets, so that a model trained on one can continue on the other)."""
-    profile = profile.for_model(model_name)
+    model_knobs = {k: overrides.pop(k) for k in list(overrides)
+                   if k.startswith("m1_") and k in profile.setting_names()}
+    profile = profile.for_model(model_name).replace(**model_knobs)  # model 1's knobs size the model (and the loss)
     names = field_names()
     epochs, max_minutes = resolve_budget(profile, epochs, max_minutes)
     cfg = TrainConfig.from_profile(profile, epochs=epochs, max_minutes=max_minutes,
@@ -223,7 +292,8 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     model_kw = {k: v for k, v in overrides.items() if k not in names}
     out, processed_dir = Path(out_dir), Path(processed_dir)
     out.mkdir(parents=True, exist_ok=True)
-    prec = choose(device)
+    world = world or World()
+    prec = choose(device if device is not None or not world.distributed else world.device())
     start = checkpoint.load(init_from, "cpu") if init_from is not None else None
     vocab_given = vocab is not None
     if not vocab_given:
@@ -245,21 +315,40 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
         model = model.to(prec.device)
     else:
         model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
+    if cfg.m1_presence > 0 and not checkpoint.bare_model(model).hparams.get("presence"):
+        raise ValueError(f"m1_presence={cfg.m1_presence}: this {model_name} has no token-presence head (model 1 "
+                         "built with m1_presence > 0 has)")
+    if cfg.attention_guide > 0 and not model.has_attention_maps:
+        raise ValueError(f"attention_guide={cfg.attention_guide}: {model_name} has no attention maps to guide "
+                         "(model 1 has; set attention_guide=0 for this model)")
+    if world.distributed:  # the same start everywhere (DDP also sends rank 0's weights); dropout differs per rank
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[prec.device.index] if prec.device.type == "cuda" else None)
+        torch.manual_seed(seed * 7919 + world.rank)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    workers = loader_workers(cfg.workers)
-    loaders = [make_loader(ds, cfg.batch_size, shuffle=shuffle, seed=seed, workers=workers, device=prec.device,
-                           max_pixels=cfg.batch_pixels) for ds, shuffle in ((train_ds, True), (val_ds, False))]
+    workers = loader_workers(cfg.workers, processes=world.local_size)
+    loaders = [make_loader(train_ds, cfg.batch_size, shuffle=True, seed=seed, workers=workers, device=prec.device,
+                           max_pixels=cfg.batch_pixels, rank=world.rank, world=world.size),
+               make_loader(val_ds, cfg.batch_size, shuffle=False, seed=seed, workers=workers if world.main else 0,
+                           device=prec.device, max_pixels=cfg.batch_pixels)]
     config = {"model_name": model_name, "augment": augment, "seed": seed, "profile": profile.name,
-              "data": processed_dir.name, "train": dataclasses.asdict(cfg), "precision": prec.name,
+              "processes": world.size, "images_per_step": cfg.batch_size * world.size,  # at most (pixel budget)
+              "data": "/".join(processed_dir.parts[-2:]),  # source/key: crohme/cpu-s0
+              "train": dataclasses.asdict(cfg), "precision": prec.name,
               "init_from": None if init_from is None else str(init_from),
               "processed_dir": str(processed_dir), "data_fingerprint": fingerprint(processed_dir)}
     preprocess = {"buckets": [list(b) for b in of_profile(profile)], "ink_scale": _ink_scale(processed_dir)}
     # what this run actually uses, beside its outputs (the checkpoints hold the same under "config")
-    atomic.write_json(out / SETTINGS, {**config, "model": dict(checkpoint.bare_model(model).hparams),
-                                       "preprocess": preprocess})
+    if world.main:
+        grid = preprocess["buckets"]  # hundreds of fitted sizes: the checkpoints hold the list, this file its range
+        atomic.write_json(out / SETTINGS, {**config, "model": dict(checkpoint.bare_model(model).hparams),
+                                           "preprocess": {**preprocess, "buckets": {
+                                               "sizes": len(grid), "smallest": min(grid, default=None),
+                                               "largest": max(grid, default=None)}}})
     steps = len(loaders[0].batch_sampler)
     return Run(model_name, model, opt, prec.grad_scaler(), prec, cfg, vocab, *loaders, out, seed, config,
-               preprocess=preprocess, log_every=max(1, min(50, steps // 4)))
+               preprocess=preprocess, log_every=max(1, min(50, steps // 4)), world=world,
+               state=TrainState(world=world.size))
 
 
 def _ink_scale(processed_dir: Path) -> dict | None:
@@ -272,7 +361,7 @@ def _ink_scale(processed_dir: Path) -> dict | None:
 
 def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
                 epochs: int | None = None, max_minutes: float | None = None, device=None, resume: bool = True,
-                log_every: int | None = None, **overrides) -> TrainResult:
+                log_every: int | None = None, world: World | None = None, **overrides) -> TrainResult:
     """Train (or resume) `model_name` on a processed dataset; `last.pt`, `best.pt` and CSV logs in `out_dir`.
 
     `epochs` / `max_minutes` None take the profile's (`max_minutes=math.inf`: no time limit). Keyword
@@ -281,19 +370,23 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
     """
     t0 = time.monotonic()
     run = prepare(model_name, processed_dir, out_dir, profile, augment=augment, seed=seed, epochs=epochs,
-                  max_minutes=max_minutes, device=device, **overrides)
+                  max_minutes=max_minutes, device=device, world=world, **overrides)
     run.log_every = log_every or run.log_every
     if resume:
         resume_from_last(run)
-    else:
+    elif run.world.main:
         logs.reset(run.out / "log_steps.csv", logs.STEP_COLUMNS)
         logs.reset(run.out / "log_epochs.csv", logs.EPOCH_COLUMNS)
     st = run.state
-    print(f"{model_name}: {run.model.num_parameters():,} parameters, {run.prec}, "
-          f"{len(run.train_loader.dataset)} train / {len(run.val_loader.dataset)} validation images, "
-          f"{run.steps_per_epoch} steps per epoch")
+    if run.world.main:
+        shared = (f"; {run.world.size} processes x batch {run.cfg.batch_size} = {run.world.size * run.cfg.batch_size} "
+                  f"images per step at lr {run.cfg.lr:g}" if run.world.distributed else "")
+        print(f"{model_name}: {run.net.num_parameters():,} parameters, {run.prec}, "
+              f"{len(run.train_loader.dataset)} train / {len(run.val_loader.dataset)} validation images, "
+              f"{run.steps_per_epoch} steps per epoch{shared}")
     run.clock = time.monotonic()
-    while st.epoch < run.cfg.epochs and st.bad_epochs < run.cfg.patience and not run.out_of_time():
+    while st.epoch < run.cfg.epochs and st.bad_epochs < run.cfg.patience and not run.world.agree(
+            run.elapsed(), run.out_of_time())[1]:  # rank 0's clock decides for every rank
         stopped = run_epoch(run)
         end_epoch(run)
         if stopped:
