@@ -88,7 +88,7 @@ def train_in_notebook(ctx: Context, model: str, *, gpus: int | None = None, augm
     n = processes_for(gpus)
     if n == 1:
         return train(ctx, model, augment=augment, epochs=epochs, max_minutes=max_minutes, **changes)
-    if ctx.profile.pretrain_minutes and ctx.profile.for_model(model).pretrain_minutes:
+    if ctx.profile.for_model(model).pretrain_minutes:
         demo_for(ctx.home, ctx.profile, ctx.seed)  # the demo set is made here once, before the processes start
     cmd = torchrun_command(ctx, model, n, augment=augment, epochs=epochs, max_minutes=max_minutes, **changes)
     print(" ".join(cmd), flush=True)

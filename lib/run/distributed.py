@@ -45,11 +45,6 @@ class World:
     def distributed(self) -> bool:
         return self.size > 1
 
-    @staticmethod
-    def launched() -> bool:
-        """Started by torchrun (or another launcher setting WORLD_SIZE)?"""
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
     @classmethod
     def from_env(cls, backend: str | None = None) -> "World":
         """Join the process group torchrun set up (NCCL when CUDA is there, else gloo); one process: no group."""
@@ -93,12 +88,6 @@ class World:
         self._call(dist.broadcast_object_list, box, src=0, device=self._comm_device())
         return box[0]
 
-    def barrier(self) -> None:
-        if self.distributed:
-            import torch.distributed as dist
-
-            self._call(dist.barrier)
-
     def close(self) -> None:
         if self.distributed:
             import torch.distributed as dist
@@ -114,17 +103,10 @@ class World:
     def _call(self, fn, *args, **kw):
         try:
             return fn(*args, **kw)
-        except (RuntimeError, dist_error()) as e:
+        except RuntimeError as e:  # torch.distributed's errors (DistBackendError...) are RuntimeErrors
             raise RankFailed(f"rank {self.rank} of {self.size}: another training process stopped answering "
                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the run ends here, "
                              f"its last.pt is the resume point") from e
-
-
-def dist_error() -> type[BaseException]:
-    """torch.distributed's own error type (a RuntimeError subclass where it exists)."""
-    import torch.distributed as dist
-
-    return getattr(dist, "DistBackendError", RuntimeError)
 
 
 def timeout_s() -> float:
