@@ -13,7 +13,7 @@ import warnings
 
 from .evaluation.submission import write_result
 from .inference.predict import NO_FORMULA, list_images, predict_paths
-from .models.checkpoint import decode_limit, load_model, preprocessing
+from .models.checkpoint import load_model
 from .run.precision import choose
 
 
@@ -31,13 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     device = choose(args.device).device
     model, vocab, ckpt = load_model(args.checkpoint, device)
-    buckets, scale = preprocessing(ckpt)
     paths = list_images(args.images, args.ids)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
         lines = predict_paths(model, vocab, paths, beam=args.beam, batch_size=args.batch_size, device=device,
-                              max_len=args.max_len or decode_limit(ckpt), buckets=buckets, scale=scale)
+                              max_len=args.max_len or ckpt.decode_limit, buckets=ckpt.preprocess.buckets,
+                              scale=ckpt.preprocess.ink_scale)
     write_result(lines, args.out)
     blank = sum(line == NO_FORMULA for line in lines)
     print(f"wrote {len(lines)} lines to {args.out} ({blank} '-')")

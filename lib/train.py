@@ -15,19 +15,18 @@ the same or another number of processes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from .models import checkpoint
+from .run import records
 from .run.distributed import World
 from .run.notebook import Context, start
 from .run.profiles import check_names
 from .run.series import parse_parameter
 from .training.config import TrainResult
-from .training.loop import SETTINGS
 from .training.pretrain import PRETRAIN_DIR, demo_for, train_with_pretraining
 
 NOTEBOOK_PARAMETERS = ("epochs", "max_minutes", "augment")  # what notebooks 03/04 take besides the profile
@@ -107,7 +106,7 @@ def train_in_notebook(ctx: Context, model: str, *, gpus: int | None = None, augm
 def result_from(out: Path) -> TrainResult:
     """A finished run's result, read from its folder (what `train_model` returned in the process that trained)."""
     last = checkpoint.load(out / "last.pt", "cpu")
-    state = last["train_state"]
+    state = last.train_state or {}
     history = state.get("history", [])
     return TrainResult(out, out / "best.pt", out / "last.pt", state.get("best", -1.0), len(history),
                        state.get("seconds", 0.0), list(history))
@@ -140,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pre, result = train(ctx, a.model, world=world, **run_args, **changes)
         if world.main:
-            settings = json.loads((ctx.out / SETTINGS).read_text(encoding="utf-8"))
+            settings = records.read_settings(ctx.out)
             print(f"{result.epochs_run} epochs, {result.wall_s / 60:.1f} min; best validation edit score "
                   f"{result.best_metric:.1f}; {settings['processes']} x batch {settings['train']['batch_size']} = "
                   f"{settings['images_per_step']} images per step -> {result.best_path}")

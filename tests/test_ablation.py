@@ -106,8 +106,8 @@ def test_arms_can_continue_model_2(tmp_path):
     start = train_model("model2", data, tmp_path / "run" / "model2", profile, epochs=1).best_path
     rows = ablation.run_ablation(["none"], data, out, profile, epochs=1, max_minutes=1.0)
     arm = checkpoint.load(rows[0]["checkpoint"])
-    assert arm["config"]["init_from"] == str(start)
-    before = checkpoint.load(start)["model"]
-    for k, v in arm["model"].items():
+    assert arm.config["init_from"] == str(start)
+    before = checkpoint.load(start).weights
+    for k, v in arm.weights.items():
         if v.dtype.is_floating_point and "running" not in k:  # batch-norm statistics still move in train mode
             torch.testing.assert_close(v, before[k])

@@ -65,3 +65,24 @@ def test_series_refuses_a_misspelt_parameter_before_running(tmp_path, monkeypatc
     with pytest.raises(SystemExit, match="unknown notebook parameter 'max_minutess'; did you mean 'max_minutes'"):
         series.run_series(profile="smoke", only="04", extra_parameters={"max_minutess": 1})
     assert not list((tmp_path / "outputs").rglob("*.ipynb"))  # nothing ran
+
+
+def test_a_runs_settings_are_resolved_in_one_place():
+    """Profile, its per_model overrides, the notebook's budget and named changes, resolved by `resolve_run`: a
+    profile setting changes the profile (so it sizes the model), a model argument goes to the model, a misspelt
+    name is refused naming the nearest, and the per_model budget yields to an explicit one."""
+    from lib.models import model_from_profile
+    from lib.run.profiles import UnknownSetting
+    from lib.training.config import resolve_run
+
+    cpu = get_profile("cpu")
+    run = resolve_run(cpu, "model1", lr=1e-3, m1_dropout=0.3, m1_enc_hidden=48, weight_decay=0.0, dropout=0.0)
+    assert run.train.lr == 1e-3 and run.train.weight_decay == 0.0 and run.train.max_minutes == 14.0  # per_model
+    assert run.profile.extra["m1_dropout"] == 0.3 and run.model == {"dropout": 0.0}
+    assert model_from_profile("model1", 20, run.profile).hparams["enc_hidden"] == 48
+    assert resolve_run(cpu, "model1", max_minutes=3).train.max_minutes == 3.0
+    assert resolve_run(cpu, "model2", d_model=16, m2_width=8).model == {"d_model": 16}
+    with pytest.raises(UnknownSetting, match="'warmup_step'; did you mean 'warmup_steps'"):
+        resolve_run(cpu, "model2", warmup_step=10)
+    with pytest.raises(UnknownSetting, match="'d_modle'; did you mean 'd_model'"):
+        resolve_run(cpu, "model2", d_modle=16)

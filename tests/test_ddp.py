@@ -142,7 +142,7 @@ def test_a_two_process_run_writes_one_set_of_outputs_that_evaluation_reads(data,
     assert out.count("epoch 1: train loss") == 1 and out.count("epoch 2: train loss") == 1, out[-3000:]  # rank 0
     assert "2 processes x batch 8 = 16 images per step" in out
     model, vocab, ckpt = load_model(run_dir / "best.pt", "cpu")
-    assert ckpt["config"]["processes"] == 2
+    assert ckpt.config["processes"] == 2
     processed = tmp_path / "data" / "processed" / "demo" / "smoke-s0"
     assert check_data([("model2", run_dir / "best.pt")], processed) == []  # notebook 06's check: its own data
     scores = dev_scores(run_dir / "best.pt", processed)                    # and it decodes and scores

@@ -29,7 +29,9 @@ def test_find_checkpoints_skips_missing_and_reads_ablation(tmp_path):
     found, notes = evaluation.find_checkpoints(run)
     assert len(found) == 1 and any("best arm 'x' has no checkpoint" in n for n in notes)
     (run / "ablation" / "best.json").write_text("{not json")
-    assert any("unreadable" in n for n in evaluation.find_checkpoints(run)[1])
+    assert any("best.json: unreadable" in n for n in evaluation.find_checkpoints(run)[1])
+    (run / "ablation" / "best.json").write_text(json.dumps({"arm": "x"}))
+    assert any("best.json: no checkpoint; skipped" in n for n in evaluation.find_checkpoints(run)[1])
 
 
 def write_processed(d, key: str | None):
@@ -123,20 +125,22 @@ def test_decode_score_and_submit_with_a_tiny_checkpoint(tmp_path):
 
 
 def test_a_model_is_never_scored_against_another_processed_set(tmp_path):
-    import torch
-
     from lib.data.dataset import fingerprint
+    from lib.data.vocab import Vocab
+    from lib.models import checkpoint, model_from_profile
+    from lib.run.profiles import get_profile
     from tests.fixtures import make_processed_dataset
 
     d = make_processed_dataset(tmp_path / "processed", n_train=2, n_dev=1, n_test=2, seed=1)
+    vocab = Vocab.load(d / "vocab.json")
+    model = model_from_profile("model2", len(vocab), get_profile("smoke"))
     mine, old = tmp_path / "run" / "model2" / "best.pt", tmp_path / "run" / "model1" / "best.pt"
-    mine.parent.mkdir(parents=True)
-    old.parent.mkdir(parents=True)
-    torch.save({"config": {"data_fingerprint": fingerprint(d), "profile": "smoke", "seed": 0}}, mine)
-    torch.save({"config": {}}, old)  # written before checkpoints recorded their data
+    checkpoint.save(mine, model, vocab, model_name="model2",
+                    config={"data_fingerprint": fingerprint(d), "profile": "smoke", "seed": 0})
+    checkpoint.save(old, model, vocab, model_name="model2")  # as written before checkpoints recorded their data
     notes = evaluation.check_data([("model2", mine), ("model1", old)], d)
     assert len(notes) == 1 and "does not record its training data" in notes[0]
     make_processed_dataset(d, n_train=3, n_dev=1, n_test=2, seed=2)  # notebooks 01-02 again, another seed
-    assert fingerprint(d) != torch.load(mine)["config"]["data_fingerprint"]
+    assert fingerprint(d) != checkpoint.load(mine).data_fingerprint
     with pytest.raises(evaluation.OtherDataError, match="model2: .*trained on another processed set"):
         evaluation.check_data([("model2", mine)], d)

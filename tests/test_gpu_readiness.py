@@ -40,8 +40,8 @@ def test_rng_state_restores_from_a_checkpoint_loaded_onto_another_device(tmp_pat
     expected = _draws()
     _draws()  # move every stream on
     ckpt = checkpoint.load(path, "meta")  # as if loaded onto a GPU: every tensor leaves the CPU
-    assert next(iter(ckpt["model"].values())).is_meta
-    checkpoint.set_rng_state(ckpt["rng"])
+    assert next(iter(ckpt.weights.values())).is_meta
+    checkpoint.set_rng_state(ckpt.rng)
     assert _draws() == expected
 
 
@@ -87,7 +87,7 @@ def _fake_precision(monkeypatch, use_scaler: bool):
 def test_training_resumes_under_another_precision(data, tmp_path, monkeypatch, first, second):
     _fake_precision(monkeypatch, first)
     train_model("model2", data, tmp_path, _profile(), epochs=1, **TINY)
-    assert checkpoint.load(tmp_path / "last.pt")["epoch"] == 1
+    assert checkpoint.load(tmp_path / "last.pt").epoch == 1
     _fake_precision(monkeypatch, second)
     result = train_model("model2", data, tmp_path, _profile(), epochs=2, **TINY)
     assert result.epochs_run == 2 and [r["epoch"] for r in result.history] == [1, 2]
@@ -277,3 +277,28 @@ def test_data_parallel_processes_share_the_loader_cores(tmp_path, monkeypatch):
     assert parallel.loader_workers(4, tmp_path) == 4
     assert parallel.loader_workers(4, tmp_path, processes=4) == 3
     assert parallel.loader_workers(4, tmp_path, processes=16) == 0
+
+
+def test_a_checkpoint_is_one_typed_record_written_and_read_in_one_place(data, tmp_path):
+    """best.pt and last.pt read back as `Checkpoint` with every field; foreign files and a last.pt without a
+    training position are refused naming the file."""
+    train_model("model2", data, tmp_path, _profile(), epochs=1, **TINY)
+    last, best = checkpoint.load(tmp_path / "last.pt"), checkpoint.load(tmp_path / "best.pt")
+    for ckpt in (last, best):
+        assert ckpt.model_name == "model2" and ckpt.hparams["d_model"] == 16 and ckpt.epoch == 1 and ckpt.step > 0
+        assert ckpt.vocabulary().to_dict() == ckpt.vocab and ckpt.weights and ckpt.best_metric is not None
+        assert ckpt.preprocess.buckets and all(len(b) == 2 for b in ckpt.preprocess.buckets)
+        assert ckpt.data_fingerprint and ckpt.decode_limit == ckpt.config["train"]["max_len"]
+    assert last.train_state["epoch"] == 1 and last.optimizer and last.rng and best.metrics["epoch"] == 1
+    assert best.train_state is None and best.optimizer is None and best.rng is None  # best.pt: no resume state
+    again = checkpoint.Checkpoint.from_dict(last.to_dict())
+    assert again.to_dict().keys() == last.to_dict().keys() and again.step == last.step
+    torch.save({"weights": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match=r"foreign.pt: not a checkpoint of this project \(no model, model_name"):
+        checkpoint.load(tmp_path / "foreign.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "best.pt").read_bytes()[:200])
+    with pytest.raises(ValueError, match="cut.pt: not a readable checkpoint"):
+        checkpoint.load(tmp_path / "cut.pt")
+    (tmp_path / "last.pt").write_bytes((tmp_path / "best.pt").read_bytes())
+    with pytest.raises(ValueError, match="last.pt: holds no training position"):
+        train_model("model2", data, tmp_path, _profile(), epochs=2, **TINY)

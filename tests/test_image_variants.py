@@ -117,8 +117,9 @@ def test_a_model_reads_the_same_formula_from_every_variant(crop, tmp_path):
     Vocab.build([line.split() for line in lines]).save(processed / "vocab.json")
     model, vocab, used = memorise("model2", processed, 400)
     path = checkpoint.save(tmp_path / "best.pt", model, vocab, model_name="model2",
-                           preprocess={"buckets": [list(b) for b in FIT], "ink_scale": scale})
-    buckets, scale = checkpoint.preprocessing(checkpoint.load(path))
+                           preprocess=checkpoint.Preprocess(tuple(FIT), scale))
+    pre = checkpoint.load(path).preprocess
+    buckets, scale = pre.buckets, pre.ink_scale
     variants = _variants(crop, tmp_path)
     lines = predict_paths(model.eval(), vocab, list(variants.values()), buckets=buckets, scale=scale, max_len=20)
     assert dict(zip(variants, lines)) == {name: FORMULA for name in variants}, json.dumps(

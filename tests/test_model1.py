@@ -227,7 +227,7 @@ def test_trains_with_the_shared_loop_and_reloads_from_its_checkpoint(tmp_path):
     result = train_model("model1", data, tmp_path / "model1", get_profile("smoke"), epochs=1, batch_size=8,
                          val_limit=2, **TINY)
     model, vocab, ckpt = load_model(result.best_path)
-    assert isinstance(model, Im2Markup) and ckpt["model_name"] == "model1"
+    assert isinstance(model, Im2Markup) and ckpt.model_name == "model1"
     assert model.hparams == {**TINY, "max_rows": 256, "attention": "luong", "init": "mean", "positions": False,
                              "presence": False}
     x = torch.rand(2, 1, 40, 80)

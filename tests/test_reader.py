@@ -22,8 +22,8 @@ def _save(path, metrics=None, data="demo"):
     model = build_model("model2", len(VOCAB), **TINY)
     return checkpoint.save(path, model, VOCAB, model_name="model2", config={"data": data},
                            metrics=metrics or {"val_exact_match": 12.5, "val_edit_score": 61.0},
-                           preprocess={"buckets": [[128, 48], [256, 64], [512, 128]],
-                                       "ink_scale": {"stroke_px": 2.2, "height_lo": 20, "height_hi": 60}})
+                           preprocess=checkpoint.Preprocess(((128, 48), (256, 64), (512, 128)),
+                                                                {"stroke_px": 2.2, "height_lo": 20, "height_hi": 60}))
 
 
 def test_checkpoints_are_found_and_labelled(tmp_path):
@@ -64,8 +64,10 @@ def test_strokes_are_drawn_like_inkml_traces():
 
 def test_strokes_are_drawn_at_the_checkpoints_symbol_height():
     strokes = [[(10, 10), (30, 40), (50, 10)], [(60, 25), (90, 25)], [(75, 10), (75, 40)]]
-    ckpt = {"preprocess": {"ink_scale": {"stroke_px": 1.5, "symbol_height": 20.0}}}
-    assert reader.symbol_height(ckpt) == 20.0 and reader.symbol_height({}) == 40.0
+    ckpt = checkpoint.Checkpoint("model2", {}, {}, {}, checkpoint.Preprocess(
+        ink_scale={"stroke_px": 1.5, "symbol_height": 20.0}))
+    older = checkpoint.Checkpoint("model2", {}, {}, {})  # written before the symbol height was recorded
+    assert reader.symbol_height(ckpt) == 20.0 and reader.symbol_height(older) == reader.symbol_height(None) == 40.0
     big, small = reader.strokes_to_image(strokes), reader.strokes_to_image(strokes, reader.symbol_height(ckpt))
     assert small.shape[0] < 0.7 * big.shape[0] and small.shape[1] < 0.7 * big.shape[1]
 

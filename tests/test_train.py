@@ -25,7 +25,7 @@ def _profile(**kw):
 
 
 def _weights(path):
-    return checkpoint.load(path)["model"]
+    return checkpoint.load(path).weights
 
 
 def test_train_writes_logs_and_checkpoints(data, tmp_path):
@@ -39,7 +39,7 @@ def test_train_writes_logs_and_checkpoints(data, tmp_path):
         assert key in result.history[0] and rows[0][key] != ""
     assert len(list(csv.DictReader(open(tmp_path / "log_steps.csv")))) >= 2
     model, vocab, ckpt = checkpoint.load_model(result.best_path)
-    assert ckpt["model_name"] == "model2" and model.hparams["d_model"] == 16 and len(vocab) > 4
+    assert ckpt.model_name == "model2" and model.hparams["d_model"] == 16 and len(vocab) > 4
     again = train_model("model2", data, tmp_path, _profile(), epochs=2, **TINY)  # finished: nothing to do
     assert again.history == result.history
 
@@ -52,7 +52,7 @@ def test_killed_run_resumes_to_the_same_result(data, tmp_path, every_step):
     kill_at = per_epoch + per_epoch // 2  # in the middle of epoch 2
     with pytest.raises(TrainingInterrupted):
         train_model("model2", data, tmp_path / "cut", _profile(**extra), epochs=2, stop_after_steps=kill_at, **TINY)
-    assert checkpoint.load(tmp_path / "cut" / "last.pt")["step"] == (kill_at if every_step else per_epoch)
+    assert checkpoint.load(tmp_path / "cut" / "last.pt").step == (kill_at if every_step else per_epoch)
     resumed = train_model("model2", data, tmp_path / "cut", _profile(**extra), epochs=2, **TINY)
     drop = ("images_per_s", "epoch_s", "elapsed_s")
     strip = [[{k: v for k, v in row.items() if k not in drop} for row in r.history] for r in (full, resumed)]
@@ -225,13 +225,13 @@ def test_a_run_can_start_on_another_set_with_one_vocabulary(tmp_path):
     pre, result = train_with_pretraining("model2", own, tmp_path / "model2", profile, home=tmp_path, demo=demo)
     assert pre is not None and pre.out_dir == tmp_path / "model2" / PRETRAIN_DIR and pre.epochs_run >= 1
     ckpt = load_ckpt(result.best_path)
-    vocab = set(ckpt["vocab"])
+    vocab = set(ckpt.vocab)
     assert set(load_vocab(own).itos) <= vocab and set(load_vocab(demo).itos) <= vocab   # one vocabulary for both
-    assert ckpt["config"]["init_from"] == str(pre.last_path)
+    assert ckpt.config["init_from"] == str(pre.last_path)
     again = train_with_pretraining("model2", own, tmp_path / "model2", profile, home=tmp_path, demo=demo)[1]
     assert again.history == result.history                                         # a finished run returns as it was
     arm = train_model("model2", own, tmp_path / "arm", _profile(val_limit=2), epochs=1, init_from=result.best_path)
-    assert set(load_ckpt(arm.best_path)["vocab"]) == vocab                         # continued with that vocabulary
+    assert set(load_ckpt(arm.best_path).vocab) == vocab                         # continued with that vocabulary
     with pytest.raises(ValueError, match="leaves nothing"):
         train_with_pretraining("model2", own, tmp_path / "x", _profile(pretrain_minutes=1.0, max_minutes=0.5),
                                home=tmp_path, demo=demo)

@@ -12,7 +12,7 @@ from ..data.buckets import of_profile
 from ..data.clean import clean
 from ..data.dataset import load_split
 from ..evaluation.compare import evaluate_checkpoints, test_split
-from ..run import atomic
+from ..run import atomic, records
 from ..run.parallel import pool_workers
 from ..training.pretrain import shared_vocab
 
@@ -39,7 +39,7 @@ def prepare_crohme(home: Path, root: Path, profile, n_train: int | None, seed: i
     base = home / "data" / "bench" / tag
     processed, stamp = base / "processed", base / "processed" / "bench.json"
     if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == params:
-        report = json.loads((processed / "cleaning_report.json").read_text(encoding="utf-8"))
+        report = records.read_cleaning_report(processed)
         return processed, {"seconds": 0.0, "reused": True, "report": report}
     t0 = time.monotonic()
     workers = pool_workers(profile.workers)
@@ -95,7 +95,7 @@ def mix_sets(out: Path, main: Path, extra: Path) -> Path:
     atomic.write_text(out / "formulas.norm.lst", "".join(f"{line}\n" for line in lines))
     for split, name in LIST_NAMES.items():
         atomic.write_text(out / name, "".join(f"{line}\n" for line in lists[split]))
-    for name in ("test_ids.txt", "answer_key.txt", "cleaning_report.json"):
+    for name in ("test_ids.txt", "answer_key.txt", records.CLEANING_REPORT):
         if (main / name).is_file():
             shutil.copyfile(main / name, out / name)
     shared_vocab(out).save(out / "vocab.json")

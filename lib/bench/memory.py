@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from ..data.buckets import of_profile
 from ..data.dataset import bucket_batch_size
 from ..models import model_from_profile
+from ..run import records
 from ..run.notebook import data_key, default_home, repo_root
 from ..run.precision import choose
 from ..run.profiles import get_profile
@@ -86,9 +87,10 @@ def largest_batch(cost: tuple[float, float], state: int, area: int, limit_gib: f
 
 def buckets_in_use(profile, data: str, home: Path) -> tuple[list[tuple[int, int]], dict, str]:
     """(width, height) buckets, image counts per bucket, and where they came from."""
-    report = home / "data" / "processed" / data / data_key(profile, data, 0) / "cleaning_report.json"  # seed 0's
+    folder = home / "data" / "processed" / data / data_key(profile, data, 0)  # seed 0's
+    report = folder / records.CLEANING_REPORT
     if report.is_file():
-        counts = json.loads(report.read_text(encoding="utf-8")).get("buckets") or {}
+        counts = records.read_cleaning_report(folder).get("buckets") or {}
         if counts:
             sizes = sorted((tuple(int(v) for v in k.split("x")) for k in counts), key=lambda s: (s[0] * s[1], s))
             return sizes, {f"{w}x{h}": counts[f"{w}x{h}"] for w, h in sizes}, str(report)

@@ -1,14 +1,13 @@
 """Step 02: interim crops + raw labels -> processed images, im2latex lists, vocab.json and a cleaning report."""
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..run import atomic
+from ..run import atomic, records
 from ..run.parallel import parallel_map, pool_workers
 from . import LIST_NAMES, SPLITS, ocr_labels
 from .buckets import of_profile
@@ -137,7 +136,7 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
         report["fingerprint"] = fingerprint(out)
         if symbol_height and report["ink_scale"]:
             report["ink_scale"]["symbol_height"] = symbol_height
-        atomic.write_json(out / "cleaning_report.json", report)
+        records.write_cleaning_report(out, report)
     return report
 
 
@@ -196,16 +195,16 @@ def overlap(train: Iterable[Sequence[str]], other: Iterable[Sequence[str]]) -> d
 def run_cleaning(ctx) -> dict:
     """Step 02 for `ctx.data`: reads interim/<source>/<key>/, writes processed/<source>/<key>/ and a copy of the report."""
     interim = ctx.interim_dir()
-    if not (interim / "export_report.json").exists():
-        raise FileNotFoundError(f"{interim}: no export_report.json; run notebook 01 (export) for "
+    exported = records.read_export_report(interim)
+    if exported is None:
+        raise FileNotFoundError(f"{interim}: no {records.EXPORT_REPORT}; run notebook 01 (export) for "
                                 f"data={ctx.data!r} first")
     prof = ctx.profile
-    exported = json.loads((interim / "export_report.json").read_text(encoding="utf-8"))
     report = clean(interim, ctx.processed_dir(), prof.max_tokens, of_profile(prof),
                    plain=ctx.data in PLAIN_SOURCES, workers=pool_workers(prof.workers),
                    symbol_height=exported.get("symbol_height"))
     report = {"source": ctx.data, "profile": prof.name, **report}
-    atomic.write_json(ctx.processed_dir() / "cleaning_report.json", report)
-    atomic.write_json(ctx.out / "cleaning_report.json", report)
+    records.write_cleaning_report(ctx.processed_dir(), report)
+    records.write_cleaning_report(ctx.out, report)
     return report
 

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from ..run import atomic
+from ..run import records
 from ..run.parallel import parallel_map, pool_workers
 from . import SPLITS, course, crohme
 from . import annotations as ann
@@ -131,14 +131,12 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
     elif src == "course":
         where = course.check_layout(course_dir).resolve()
     params = export_params(src, prof, ctx.seed, where, str(crohme_test))
-    report_path = out_dir / "export_report.json"
     generated = ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed) if src == "demo" else False
-    if not (force or generated) and src != "course" and report_path.exists():  # course files may change
-        old = json.loads(report_path.read_text(encoding="utf-8"))
-        if old.get("params") == params:
-            print(f"interim data up to date (same parameters): {out_dir}")
-            atomic.write_json(ctx.out / "export_report.json", old)
-            return old
+    old = None if force or generated or src == "course" else records.read_export_report(out_dir)  # course files may change
+    if old is not None and old.get("params") == params:
+        print(f"interim data up to date (same parameters): {out_dir}")
+        records.write_export_report(ctx.out, old)
+        return old
     workers = pool_workers(prof.workers)
     with staged_dir(out_dir) as tmp:
         if src == "demo":
@@ -149,6 +147,6 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
         else:
             body = course.import_course(where, tmp)
         report = {"source": src, "params": params, **body, "seconds": round(time.monotonic() - t0, 1)}
-        atomic.write_json(tmp / "export_report.json", report)
-    atomic.write_json(ctx.out / "export_report.json", report)
+        records.write_export_report(tmp, report)
+    records.write_export_report(ctx.out, report)
     return report

@@ -1,7 +1,6 @@
 """Notebook 06's work: find the checkpoints, decode dev/test with greedy and beam, score, pick the best."""
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,8 @@ from ..inference.predict import load_images as preprocessed
 from ..inference.predict import predict_arrays
 from ..models import REGISTRY
 from ..models import checkpoint
-from ..models.checkpoint import load_model, preprocessing
+from ..models.checkpoint import load_model
+from ..run import records
 from ..run.progress import progress
 from . import metrics
 from .score_file import read_lines
@@ -92,16 +92,16 @@ def find_checkpoints(run_dir: str | Path) -> tuple[list[tuple[str, Path]], list[
             found.append((name, path))
         else:
             notes.append(f"{name}: no checkpoint at {path} (run its training notebook first); skipped")
-    best = run_dir / "ablation" / "best.json"
-    if not best.is_file():
-        notes.append(f"ablation: no {best} (notebook 05 not run); only the two models are compared")
-        return found, notes
     try:
-        info = json.loads(best.read_text(encoding="utf-8"))
-        arm, path = str(info["arm"]), resolve_path(str(info["checkpoint"]), run_dir)
-    except (ValueError, KeyError, TypeError) as e:
-        notes.append(f"ablation: {best} is unreadable ({type(e).__name__}: {e}); skipped")
+        info = records.read_ablation_best(run_dir / "ablation")
+    except records.RecordError as e:
+        notes.append(f"ablation: {e}; skipped")
         return found, notes
+    if info is None:
+        notes.append(f"ablation: no {run_dir / 'ablation' / records.ABLATION_BEST} (notebook 05 not run); "
+                     f"only the two models are compared")
+        return found, notes
+    arm, path = str(info["arm"]), resolve_path(str(info["checkpoint"]), run_dir)
     if path.is_file():
         found.append((f"ablation-{arm}", path))
     else:
@@ -119,8 +119,8 @@ def check_data(checkpoints: list[tuple[str, Path]], processed_dir: str | Path) -
     record no set."""
     now, notes = fingerprint(processed_dir), []
     for name, path in checkpoints:
-        config = checkpoint.load(path, "cpu").get("config") or {}
-        trained_on = config.get("data_fingerprint")
+        ckpt = checkpoint.load(path, "cpu")
+        config, trained_on = ckpt.config, ckpt.data_fingerprint
         if trained_on is None:
             notes.append(f"{name}: {path} does not record its training data; scored against {processed_dir}")
         elif trained_on != now:
@@ -134,10 +134,9 @@ def check_data(checkpoints: list[tuple[str, Path]], processed_dir: str | Path) -
 
 def settings_line(path: str | Path) -> str:
     """One line of the settings a checkpoint was trained with (its `settings.json`), for notebook 06."""
-    f = Path(path).parent / "settings.json"
-    if not f.is_file():
-        return "(no settings.json beside it)"
-    st = json.loads(f.read_text(encoding="utf-8"))
+    st = records.read_settings(Path(path).parent)
+    if st is None:
+        return f"(no {records.SETTINGS} beside it)"
     train = st.get("train") or {}
     return (f"profile {st.get('profile')}, data {st.get('data')}, seed {st.get('seed')}, augment {st.get('augment')}, "
             + ", ".join(f"{k} {train.get(k)}" for k in ("epochs", "max_minutes", "lr", "batch_size", "max_len")))
@@ -187,7 +186,7 @@ def evaluate_checkpoints(checkpoints: list[tuple[str, Path]], splits: list[Split
         if name not in loaded:
             loaded = {name: load_model(path, device)}  # one model in memory at a time
         model, vocab, ckpt = loaded[name]
-        buckets, scale = preprocessing(ckpt)
+        buckets, scale = ckpt.preprocess.buckets, ckpt.preprocess.ink_scale
         key = repr((buckets, sorted((scale or {}).items())))
         if key not in arrays:
             arrays[key] = {split.name: preprocessed(split.paths, buckets, scale) for split in splits}

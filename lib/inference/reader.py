@@ -19,7 +19,8 @@ from PIL import Image
 from ..data import inkml
 from ..data.images import ImageError, dark_ink, has_ink, load_grey, preprocess, to_grey
 from ..data.latex import compact
-from ..models.checkpoint import load_model, preprocessing
+from ..models import checkpoint
+from ..models.checkpoint import Checkpoint, load_model
 from .decode import attention_maps, nbest
 
 MAX_UPLOAD_BYTES = 25 * 2 ** 20     # a phone photo is a few MB
@@ -56,15 +57,14 @@ def find_checkpoints(outputs: str | Path) -> list[CheckpointInfo]:
     paths = sorted(outputs.glob("*/**/best.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in paths:
         try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:  # a half-copied or foreign file is not offered
+            ckpt = checkpoint.load(path, "cpu")
+        except (OSError, ValueError):  # a half-copied or foreign file is not offered
             continue
         rel = path.parent.relative_to(outputs)
-        metrics = ckpt.get("metrics") or {}
-        config = ckpt.get("config") or {}
+        metrics = ckpt.metrics or {}
         run = rel.parts[0]
-        found.append(CheckpointInfo(path, run, "/".join(rel.parts[1:]) or ".", ckpt.get("model_name", "?"),
-                                    config.get("data") or run.rsplit("-", 1)[-1],
+        found.append(CheckpointInfo(path, run, "/".join(rel.parts[1:]) or ".", ckpt.model_name,
+                                    ckpt.config.get("data") or run.rsplit("-", 1)[-1],
                                     metrics.get("val_exact_match"), metrics.get("val_edit_score")))
     return found
 
@@ -79,10 +79,9 @@ def strokes_to_image(strokes: Sequence[Sequence[Sequence[float]]],
     return inkml.render_at(inkml.Ink(traces, [], None), symbol_height)
 
 
-def symbol_height(ckpt: dict | None) -> float:
+def symbol_height(ckpt: Checkpoint | None) -> float:
     """The InkML symbol height of a checkpoint's training data (recorded with its ink scale), else the default."""
-    scale = ((ckpt or {}).get("preprocess") or {}).get("ink_scale") or {}
-    return float(scale.get("symbol_height") or inkml.SYMBOL_HEIGHT)
+    return ckpt.symbol_height if ckpt is not None else inkml.SYMBOL_HEIGHT
 
 
 def read_upload(data: bytes, name: str = "upload") -> np.ndarray:
@@ -122,13 +121,13 @@ class Reading:
         return compact(" ".join(self.tokens))
 
 
-def read(model, vocab, ckpt: dict, image: np.ndarray, beam: int = 5, max_len: int = 150,
+def read(model, vocab, ckpt: Checkpoint, image: np.ndarray, beam: int = 5, max_len: int = 150,
          device: str | torch.device = "cpu") -> Reading:
     """Read a grey image (any size, any polarity) with a loaded checkpoint."""
 
     if image is None or image.size == 0 or not has_ink(dark_ink(image)):
         raise ReadError("the image holds no ink: nothing to read")
-    buckets, scale = preprocessing(ckpt)
+    buckets, scale = ckpt.preprocess.buckets, ckpt.preprocess.ink_scale
     view = preprocess(image, buckets, scale=scale)
     t0 = time.perf_counter()
     tokens, maps, _ = attention_maps(model, view, vocab, max_len=max_len, device=device)

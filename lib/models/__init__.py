@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from ..run.profiles import Profile
 from .base import Im2SeqModel
@@ -25,6 +26,12 @@ def build_model(name: str, vocab_size: int, **hparams) -> Im2SeqModel:
     """A fresh model; `hparams` are its constructor arguments (as saved in checkpoints)."""
     _, cls = _resolve(name)
     return cls(vocab_size=vocab_size, **hparams)
+
+
+def hparam_names(name: str) -> set[str]:
+    """The constructor arguments a model takes (what a run may set beyond the profile's sizes)."""
+    _, cls = _resolve(name)
+    return set(inspect.signature(cls).parameters) - {"self", "vocab_size"}
 
 
 def model_from_profile(name: str, vocab_size: int, profile: Profile, **overrides) -> Im2SeqModel:

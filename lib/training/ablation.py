@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..data.augment import PIPELINES
-from ..run import atomic
+from ..run import atomic, records
 from ..run.profiles import Profile
 from ..run.tables import markdown_table
 from .config import resolve_budget
@@ -66,7 +66,7 @@ def write_outputs(out_dir: str | Path, rows: list[dict], meta: dict) -> dict | N
                                              "best": best and best["arm"], "arms": rows})
     if best is not None:
         ckpt = Path(best["checkpoint"])
-        atomic.write_json(out / "best.json", {
+        records.write_ablation_best(out, {
             "arm": best["arm"], "checkpoint": ckpt.relative_to(out.parent).as_posix()  # relative: the run may move
             if ckpt.is_relative_to(out.parent) else str(ckpt), "checkpoint_abs": str(ckpt),
             "select_by": [*SELECT_BY, "-val_loss"],

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..run.profiles import Profile
+from ..models import hparam_names
+from ..run.profiles import Profile, check_names
 
 
 @dataclass
@@ -69,6 +70,32 @@ def resolve_budget(profile: Profile, epochs: int | None = None, max_minutes: flo
     if int(epochs) < 1 or not minutes > 0:
         raise ValueError(f"a training run needs epochs >= 1 and minutes > 0, got {epochs} and {max_minutes}")
     return int(epochs), minutes
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a training run is set by, resolved once (`resolve_run`)."""
+    profile: Profile      # the profile with this model's per_model overrides and model-1 knobs applied
+    train: TrainConfig    # the training loop's knobs
+    model: dict           # model constructor arguments beyond the profile's sizes (tests' tiny models)
+
+
+def resolve_run(profile: Profile, model_name: str, epochs: int | None = None, max_minutes: float | None = None,
+                **changes) -> RunSettings:
+    """The one place a training run's settings are put together: the profile (its data source's overrides already
+    applied by the notebook's context), its per_model overrides for `model_name`, the notebook's epochs and
+    minutes, then named changes: a profile setting (sizes, training knobs, model 1's knobs) changes the profile, a
+    training-only knob (`max_len`, `workers`) goes to `train`, a model constructor argument to `model`. Any other
+    name is refused, naming the nearest."""
+    settable, names = profile.setting_names(), field_names()
+    check_names(changes, settable | names | hparam_names(model_name))
+    given = {k: v for k, v in changes.items() if v is not None or k not in settable | names}
+    # a profile setting changes the profile (the model's sizes, model 1's knobs and training knobs are read from it)
+    profile = profile.for_model(model_name).replace(**{k: v for k, v in given.items() if k in settable})
+    epochs, max_minutes = resolve_budget(profile, epochs, max_minutes)
+    train = TrainConfig.from_profile(profile, epochs=epochs, max_minutes=max_minutes,
+                                     **{k: v for k, v in given.items() if k in names and k not in settable})
+    return RunSettings(profile, train, {k: v for k, v in given.items() if k not in settable | names})
 
 
 @dataclass

@@ -6,7 +6,6 @@ written atomically after every epoch and every `checkpoint_minutes`, so a killed
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from ..data.buckets import of_profile
 from ..data.dataset import FormulaDataset, fingerprint, get_transform, load_vocab, make_loader, set_epoch
 from ..data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab
 from ..models import build_model, checkpoint, model_from_profile
-from ..run import atomic
+from ..run import records
 from ..run.notebook import seed_everything
 from ..run.parallel import loader_workers
 from ..run.precision import Precision, choose
@@ -29,13 +28,12 @@ from ..run.profiles import Profile
 from ..run.progress import progress
 from . import logs
 from .guide import guide_weight, guided_attention_loss
-from .config import TrainConfig, TrainResult, field_names, resolve_budget
+from .config import TrainConfig, TrainResult, resolve_run
 from .schedule import lr_factor, set_lr
 from .schedule import progress as run_progress
 from .validation import validate
 
 
-SETTINGS = "settings.json"  # the resolved settings of a run, written beside its checkpoints
 AGREE_EVERY = 8  # data-parallel: rank 0's clock is sent to the others every this many steps (a host sync each)
 
 
@@ -77,7 +75,7 @@ class Run:
     out: Path
     seed: int
     config: dict
-    preprocess: dict = field(default_factory=dict)  # buckets and ink scale: how prediction prepares images
+    preprocess: checkpoint.Preprocess = field(default_factory=checkpoint.Preprocess)  # how prediction prepares images
     state: TrainState = field(default_factory=TrainState)
     clock: float = field(default_factory=time.monotonic)
     log_every: int = 50
@@ -256,21 +254,24 @@ def resume_from_last(run: Run) -> bool:
             logs.reset(ep_log, logs.EPOCH_COLUMNS)
         return False
     ckpt = checkpoint.load(last, "cpu")  # RNG states must stay on the CPU; weights are copied over
-    run.net.load_state_dict(ckpt["model"])
-    run.opt.load_state_dict(ckpt["optimizer"])
-    checkpoint.restore_scaler(run.scaler, ckpt["scaler"])
+    if ckpt.train_state is None or ckpt.optimizer is None or ckpt.rng is None:
+        raise ValueError(f"{last}: holds no training position to resume from (a best.pt copied over last.pt?); "
+                         f"delete it to start this run afresh")
+    run.net.load_state_dict(ckpt.weights)
+    run.opt.load_state_dict(ckpt.optimizer)
+    checkpoint.restore_scaler(run.scaler, ckpt.scaler)
     known = {f.name for f in dataclasses.fields(TrainState)}
-    run.state = TrainState(**{k: v for k, v in ckpt["train_state"].items() if k in known})
-    checkpoint.set_rng_state(ckpt["rng"])
+    run.state = TrainState(**{k: v for k, v in ckpt.train_state.items() if k in known})
+    checkpoint.set_rng_state(ckpt.rng)
     st = run.state
+    written_by = st.world
     if st.world != run.world.size:  # another number of processes: the same share of the epoch is done
         st.batch, st.world = st.batch * st.world // run.world.size, run.world.size
     if run.world.rank:  # each rank its own dropout stream from here
         torch.manual_seed(run.seed * 7919 + run.world.rank + st.step)
     if main:
         print(f"resuming from {last}: epoch {st.epoch + 1}, batch {st.batch}, step {st.step}"
-              + (f" (written by {ckpt['train_state'].get('world', 1)} processes, now {run.world.size})"
-                 if ckpt["train_state"].get("world", 1) != run.world.size else ""))
+              + (f" (written by {written_by} processes, now {run.world.size})" if written_by != run.world.size else ""))
         logs.reset(st_log, logs.STEP_COLUMNS, lambda r: int(r["step"]) <= st.step)
         logs.reset(ep_log, logs.EPOCH_COLUMNS, lambda r: int(r["epoch"]) <= st.epoch)
     return True
@@ -282,14 +283,8 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     """A fresh run: data, model (seeded; `init_from` a checkpoint to start from), AdamW, loaders with the pixel
     budget, the precision of the device. `vocab` replaces the data's own (a vocabulary shared by two data
     sets, so that a model trained on one can continue on the other)."""
-    model_knobs = {k: overrides.pop(k) for k in list(overrides)
-                   if k.startswith("m1_") and k in profile.setting_names()}
-    profile = profile.for_model(model_name).replace(**model_knobs)  # model 1's knobs size the model (and the loss)
-    names = field_names()
-    epochs, max_minutes = resolve_budget(profile, epochs, max_minutes)
-    cfg = TrainConfig.from_profile(profile, epochs=epochs, max_minutes=max_minutes,
-                                   **{k: v for k, v in overrides.items() if k in names})
-    model_kw = {k: v for k, v in overrides.items() if k not in names}
+    settings = resolve_run(profile, model_name, epochs, max_minutes, **overrides)
+    profile, cfg, model_kw = settings.profile, settings.train, settings.model
     out, processed_dir = Path(out_dir), Path(processed_dir)
     out.mkdir(parents=True, exist_ok=True)
     world = world or World()
@@ -298,8 +293,8 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     vocab_given = vocab is not None
     if not vocab_given:
         vocab = load_vocab(processed_dir)
-        if start is not None and start["vocab"] != vocab.to_dict() and set(vocab.itos) <= set(start["vocab"]):
-            vocab = Vocab.from_dict(start["vocab"])  # continuing a model whose vocabulary holds this data's (pretrained)
+        if start is not None and start.vocab != vocab.to_dict() and set(vocab.itos) <= set(start.vocab):
+            vocab = start.vocabulary()  # continuing a model whose vocabulary holds this data's (pretrained)
     train_ds = FormulaDataset(processed_dir, "train", vocab, transform=get_transform(augment))
     val_ds = FormulaDataset(processed_dir, "dev", vocab, limit=cfg.val_limit)
     for ds, split in ((train_ds, "train"), (val_ds, "dev")):
@@ -307,11 +302,11 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
             raise ValueError(f"{processed_dir / LIST_NAMES[split]}: no {split} images to train on")
     seed_everything(seed)
     if start is not None:  # the checkpoint's own architecture and weights (a fine-tuning run)
-        if start["vocab"] != vocab.to_dict():
+        if start.vocab != vocab.to_dict():
             raise ValueError(f"{init_from}: trained on another vocabulary than this run's "
                              f"({'the one given' if vocab_given else processed_dir / 'vocab.json'})")
-        model = build_model(start["model_name"], len(vocab), **start["hparams"])
-        model.load_state_dict(start["model"])
+        model = build_model(start.model_name, len(vocab), **start.hparams)
+        model.load_state_dict(start.weights)
         model = model.to(prec.device)
     else:
         model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
@@ -337,26 +332,18 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
               "train": dataclasses.asdict(cfg), "precision": prec.name,
               "init_from": None if init_from is None else str(init_from),
               "processed_dir": str(processed_dir), "data_fingerprint": fingerprint(processed_dir)}
-    preprocess = {"buckets": [list(b) for b in of_profile(profile)], "ink_scale": _ink_scale(processed_dir)}
+    preprocess = checkpoint.Preprocess(tuple(of_profile(profile)), records.ink_scale(processed_dir))
     # what this run actually uses, beside its outputs (the checkpoints hold the same under "config")
     if world.main:
-        grid = preprocess["buckets"]  # hundreds of fitted sizes: the checkpoints hold the list, this file its range
-        atomic.write_json(out / SETTINGS, {**config, "model": dict(checkpoint.bare_model(model).hparams),
-                                           "preprocess": {**preprocess, "buckets": {
-                                               "sizes": len(grid), "smallest": min(grid, default=None),
-                                               "largest": max(grid, default=None)}}})
+        grid = preprocess.to_dict()["buckets"]  # hundreds of fitted sizes: the checkpoints hold the list, this file its range
+        records.write_settings(out, {**config, "model": dict(checkpoint.bare_model(model).hparams),
+                                     "preprocess": {**preprocess.to_dict(), "buckets": {
+                                         "sizes": len(grid), "smallest": min(grid, default=None),
+                                         "largest": max(grid, default=None)}}})
     steps = len(loaders[0].batch_sampler)
     return Run(model_name, model, opt, prec.grad_scaler(), prec, cfg, vocab, *loaders, out, seed, config,
                preprocess=preprocess, log_every=max(1, min(50, steps // 4)), world=world,
                state=TrainState(world=world.size))
-
-
-def _ink_scale(processed_dir: Path) -> dict | None:
-    """The training data's ink scale from its cleaning report (None for data cleaned without one)."""
-    report = processed_dir / "cleaning_report.json"
-    if not report.is_file():
-        return None
-    return json.loads(report.read_text(encoding="utf-8")).get("ink_scale") or None
 
 
 def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
@@ -365,8 +352,8 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
     """Train (or resume) `model_name` on a processed dataset; `last.pt`, `best.pt` and CSV logs in `out_dir`.
 
     `epochs` / `max_minutes` None take the profile's (`max_minutes=math.inf`: no time limit). Keyword
-    overrides that name a `TrainConfig` field (lr, label_smoothing, schedule...) tune training; the rest are
-    model hyper-parameters (dropout, d_model...).
+    overrides are resolved by `lib.training.config.resolve_run`: profile settings (lr, label_smoothing, m2_width...)
+    change the profile, the model's own arguments (dropout, d_model...) go to the model, others are refused.
     """
     t0 = time.monotonic()
     run = prepare(model_name, processed_dir, out_dir, profile, augment=augment, seed=seed, epochs=epochs,

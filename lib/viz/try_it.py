@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data.images import load_grey
 from ..inference import reader
-from ..models.checkpoint import load_model
+from ..models.checkpoint import Checkpoint, load_model
 from .attention import attention_overlay
 from .formulas import formula_png
 
@@ -172,7 +172,7 @@ class TryIt:
         colour = "#b00020" if error else "#333"
         self.status.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
 
-    def image(self, ckpt: dict | None = None) -> np.ndarray:
+    def image(self, ckpt: Checkpoint | None = None) -> np.ndarray:
         """The image of the chosen tab: the drawing (at the checkpoint's pen scale), the upload or the test image."""
         tab = self.source.selected_index
         if tab == 0:
