@@ -132,7 +132,8 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
         where = course.check_layout(course_dir).resolve()
     params = export_params(src, prof, ctx.seed, where, str(crohme_test))
     generated = ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed) if src == "demo" else False
-    old = None if force or generated or src == "course" else records.read_export_report(out_dir)  # course files may change
+    # course files may change under the same parameters: always re-imported
+    old = None if force or generated or src == "course" else records.read_export_report(out_dir)
     if old is not None and old.get("params") == params:
         print(f"interim data up to date (same parameters): {out_dir}")
         records.write_export_report(ctx.out, old)

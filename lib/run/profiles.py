@@ -179,8 +179,9 @@ _PROFILES: dict[str, Profile] = {
         # formulas after the formula-held-out dev), rendered at half the published scale (symbol height 20 px:
         # formulas ~50 px high, a quarter of the pixels; training is pixel-bound on a CPU), all 986 test-2014
         # files. The series' minutes go to model 2 (34) before model 1 (14): 01+02 ~2 min (render 45 s), the
-        # demo set for model 2's start ~10 (once), 05 ~10, 06 ~5 (decoding 986 test images greedy + beam 3 takes
-        # about a minute per checkpoint): ~75 minutes, estimated from those parts (not yet timed as a whole).
+        # demo set for model 2's start ~10 (once), 05 ~8, 06 ~5 (decoding 986 test images greedy + beam 3 takes
+        # about a minute per checkpoint): timed at 72.8 minutes on 2 cores from a fresh folder, 2014 test ExpRate
+        # 6.6 submitted (model 2 6.8 with beam 3; docs/handwriting.md, "The series on CROHME").
         # Model 2 spends the first 15 of its minutes on the demo set (one vocabulary), which teaches it where to
         # look sooner than CROHME's pen formulas do (the only lever measured to help: docs/handwriting.md);
         # the demo set is made once (~10 minutes on 2 cores, or reused) before model 2 trains. Model 1 from scratch

@@ -335,7 +335,7 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     preprocess = checkpoint.Preprocess(tuple(of_profile(profile)), records.ink_scale(processed_dir))
     # what this run actually uses, beside its outputs (the checkpoints hold the same under "config")
     if world.main:
-        grid = preprocess.to_dict()["buckets"]  # hundreds of fitted sizes: the checkpoints hold the list, this file its range
+        grid = preprocess.to_dict()["buckets"]  # hundreds of sizes: checkpoints hold the list, this file its range
         records.write_settings(out, {**config, "model": dict(checkpoint.bare_model(model).hparams),
                                      "preprocess": {**preprocess.to_dict(), "buckets": {
                                          "sizes": len(grid), "smallest": min(grid, default=None),
