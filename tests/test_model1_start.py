@@ -1,5 +1,6 @@
 """Model 1's levers for leaving the formulas' prior early: guided attention (lib/training/guide.py), 2D positions in
-the attention keys (`m1_positions`) and the token-presence loss on the encoder (`m1_presence`)."""
+the attention keys (`m1_positions`), the token-presence loss on the encoder (`m1_presence`) and the CTC loss on the
+encoder's columns (`m1_ctc`)."""
 from __future__ import annotations
 
 import pytest
@@ -153,3 +154,80 @@ def test_a_presence_run_needs_a_model_with_the_head(tmp_path):
     assert run.net.hparams["presence"] and run.cfg.m1_presence == 1.0
     with pytest.raises(ValueError, match="presence"):
         prepare("model2", processed, tmp_path / "out2", get_profile("smoke").replace(m1_presence=1.0))
+
+
+def test_column_logits_read_the_real_columns_left_to_right():
+    torch.manual_seed(0)
+    model = build_model("model1", 12, ctc=True, **TINY).eval()
+    images = torch.rand(2, 1, 32, 160)
+    mask = torch.ones(2, 32, 160, dtype=torch.bool)
+    mask[1, :, 80:] = False                      # image 1 is 80 px wide, padded to 160
+    images[1, :, :, 80:] = 1.0
+    _, (logits, lengths) = model(images, torch.tensor([[1, 5], [1, 7]]), mask, return_ctc=True)
+    gh, gw = feature_size(32, 160)
+    from lib.models.im2markup import CTC_SLOTS
+    assert logits.shape == (2, gw * CTC_SLOTS, 12)
+    assert lengths.tolist() == [gw * CTC_SLOTS, gw // 2 * CTC_SLOTS]   # only the real columns count
+    # column c is the best of its rows: recompute it for image 0 from the memory
+    memory = model.encode(images, mask)
+    col3 = memory["ctx"][0].view(gh, gw, -1)[:, 3].amax(0)
+    assert torch.allclose(logits[0, 3 * CTC_SLOTS:4 * CTC_SLOTS].flatten(), model.ctc_head(col3), atol=1e-5)
+    with pytest.raises(ValueError, match="ctc"):
+        build_model("model1", 12, **TINY)(images, torch.tensor([[1, 5], [1, 7]]), mask, return_ctc=True)
+
+
+def test_the_column_ctc_loss_wants_the_formula_in_reading_order():
+    from lib.training.loop import column_ctc_loss
+
+    gold = torch.tensor([[5, 6, 7, EOS_ID, PAD_ID]])
+
+    def spelling(tokens):  # logits that say these tokens one per slot, blank between
+        logits = torch.full((1, 2 * len(tokens), 12), -20.0)
+        for i, t in enumerate(tokens):
+            logits[0, 2 * i, t] = 20.0
+            logits[0, 2 * i + 1, PAD_ID] = 20.0
+        return logits
+
+    lengths = torch.tensor([6])
+    right = float(column_ctc_loss(spelling([5, 6, 7]), lengths, gold))
+    backwards = float(column_ctc_loss(spelling([7, 6, 5]), lengths, gold))
+    assert right < 1e-3 < 10.0 < backwards
+    # a formula longer than its slots adds nothing instead of an infinite loss
+    assert float(column_ctc_loss(spelling([5]), torch.tensor([2]), gold)) == 0.0
+
+
+def test_a_ctc_step_teaches_the_columns(tmp_path):
+    """A few steps with the column CTC loss lower it (the head and the encoder learn from it)."""
+    from lib.training.loop import column_ctc_loss
+
+    torch.manual_seed(0)
+    model = build_model("model1", 12, ctc=True, **TINY)
+    prec = choose("cpu")
+    cfg = TrainConfig(lr=3e-3, m1_ctc=1.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    scaler = prec.grad_scaler()
+    images = torch.rand(2, 1, 32, 160)
+    tgt = torch.tensor([[1, 5, 6, 7, EOS_ID], [1, 8, 9, EOS_ID, PAD_ID]])
+
+    def ctc():
+        with torch.no_grad():
+            _, cols = model.eval()(images, tgt[:, :-1], None, return_ctc=True)
+        return float(column_ctc_loss(*cols, tgt[:, 1:]))
+
+    before = ctc()
+    model.train()
+    for _ in range(30):
+        train_step(model, {"images": images, "mask": None, "tgt": tgt}, prec, opt, scaler, cfg)
+    assert ctc() < 0.5 * before
+
+
+def test_a_ctc_run_needs_a_model_with_the_head(tmp_path):
+    from lib.run.profiles import get_profile
+    from lib.training.loop import prepare
+    from tests.fixtures import make_processed_dataset
+
+    processed = make_processed_dataset(tmp_path / "data", n_train=6)
+    run = prepare("model1", processed, tmp_path / "out", get_profile("smoke").replace(m1_ctc=0.3))
+    assert run.net.hparams["ctc"] and run.cfg.m1_ctc == 0.3
+    with pytest.raises(ValueError, match="CTC"):
+        prepare("model2", processed, tmp_path / "out2", get_profile("smoke").replace(m1_ctc=0.3))

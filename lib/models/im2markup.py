@@ -21,6 +21,7 @@ DROPOUT = 0.2
 MAX_ROWS = 256     # learned initial states for rows 0..MAX_ROWS-1; lower rows share the last one
 ATTENTIONS = ("luong", "coverage")
 ATTN_DIM, COVERAGE_KERNEL, COVERAGE_CHANNELS = 128, 5, 16
+CTC_SLOTS = 2      # CTC outputs per feature-grid column (a column of 8 px may hold more than one token)
 INITS = ("mean", "zero")
 
 
@@ -38,7 +39,8 @@ def hparams_from_profile(profile: Profile) -> dict:
                 dropout=float(profile.extra.get("m1_dropout", DROPOUT)), attention=profile.m1_attention,
                 init=str(profile.extra.get("m1_init", "mean")),
                 positions=bool(profile.extra.get("m1_positions", False)),
-                presence=float(profile.extra.get("m1_presence", 0.0)) > 0)
+                presence=float(profile.extra.get("m1_presence", 0.0)) > 0,
+                ctc=float(profile.extra.get("m1_ctc", 0.0)) > 0)
 
 
 class RowEncoder(nn.Module):
@@ -87,7 +89,7 @@ class Im2Markup(Im2SeqModel):
     def __init__(self, vocab_size: int, cnn_widths: Sequence[int] = CNN_WIDTHS, enc_hidden: int = ENC_HIDDEN,
                  dec_hidden: int = DEC_HIDDEN, embed: int = EMBED, dropout: float = DROPOUT,
                  max_rows: int = MAX_ROWS, attention: str = "luong", init: str = "mean", positions: bool = False,
-                 presence: bool = False):
+                 presence: bool = False, ctc: bool = False):
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {attention!r}: choose one of {', '.join(ATTENTIONS)}")
@@ -95,7 +97,7 @@ class Im2Markup(Im2SeqModel):
             raise ValueError(f"unknown decoder init {init!r}: choose one of {', '.join(INITS)}")
         self.hparams = dict(cnn_widths=list(cnn_widths), enc_hidden=enc_hidden, dec_hidden=dec_hidden,
                             embed=embed, dropout=dropout, max_rows=max_rows, attention=attention, init=init,
-                            positions=positions, presence=presence)
+                            positions=positions, presence=presence, ctc=ctc)
         if positions and (2 * enc_hidden) % 4:
             raise ValueError(f"positions need 2 * enc_hidden divisible by 4, got enc_hidden={enc_hidden}")
         self.coverage = attention == "coverage"
@@ -120,6 +122,8 @@ class Im2Markup(Im2SeqModel):
         self.generator = nn.Linear(dec_hidden, vocab_size)
         if presence:  # which tokens the formula holds, read from each cell (max over cells): lib/training/loop.py
             self.presence = nn.Linear(ctx_dim, vocab_size)
+        if ctc:  # the formula read left to right off the grid's columns (CTC, blank = <PAD>): lib/training/loop.py
+            self.ctc_head = nn.Linear(ctx_dim, CTC_SLOTS * vocab_size)
         with torch.no_grad():  # forget-gate bias 1: remember by default early in training
             self.cell.bias_hh[dec_hidden:2 * dec_hidden].fill_(1.0)
 
@@ -214,16 +218,37 @@ class Im2Markup(Im2SeqModel):
         logits = self.generator(torch.stack(outs, dim=1))
         return (logits, torch.stack(maps, dim=1)) if return_attn else logits
 
+    def column_logits(self, memory: dict) -> tuple[Tensor, Tensor]:
+        """CTC logits [B, T, V] read off the feature grid's columns from left to right (per column the highest
+        value of each feature over its real rows, CTC_SLOTS outputs per column) and each image's number of
+        real slots [B]."""
+        ctx, mask = memory["ctx"], memory["mask"]
+        (h, w), b = memory["hw"], ctx.shape[0]
+        grid = mask.view(b, h, w)
+        cols = ctx.view(b, h, w, -1).masked_fill(~grid.unsqueeze(3), float("-inf")).amax(1)
+        real = grid.any(1)                                          # [B, w]: columns with a real cell
+        cols = cols.masked_fill(~real.unsqueeze(2), 0.0)
+        logits = self.ctc_head(cols).float().view(b, w * CTC_SLOTS, self.vocab_size)
+        return logits, real.sum(1) * CTC_SLOTS
+
     def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None, return_attn: bool = False,
-                return_presence: bool = False) -> Tensor | tuple[Tensor, ...]:
+                return_presence: bool = False, return_ctc: bool = False) -> Tensor | tuple:
         """Teacher forcing (`tgt_in` starts with <SOS>): logits [B, T, V]; with `return_attn` also the attention
         [B, T, N], with `return_presence` also the token-presence logits [B, V] (a model built with `presence`):
-        for each token, the highest score any feature cell gives it."""
+        for each token, the highest score any feature cell gives it; with `return_ctc` also the column logits
+        and their lengths (a model built with `ctc`: `column_logits`)."""
         memory = self.encode(images, mask)
         out = self.decode_prefix(memory, tgt_in, return_attn)
-        if not return_presence:
+        if not (return_presence or return_ctc):
             return out
-        if not self.hparams.get("presence"):
-            raise ValueError("return_presence needs a model 1 built with presence=True (m1_presence > 0)")
-        cells = self.presence(memory["ctx"]).float().masked_fill(~memory["mask"].unsqueeze(2), float("-inf"))
-        return (*(out if return_attn else (out,)), cells.amax(1))
+        extra = list(out) if return_attn else [out]
+        if return_presence:
+            if not self.hparams.get("presence"):
+                raise ValueError("return_presence needs a model 1 built with presence=True (m1_presence > 0)")
+            cells = self.presence(memory["ctx"]).float().masked_fill(~memory["mask"].unsqueeze(2), float("-inf"))
+            extra.append(cells.amax(1))
+        if return_ctc:
+            if not self.hparams.get("ctc"):
+                raise ValueError("return_ctc needs a model 1 built with ctc=True (m1_ctc > 0)")
+            extra.append(self.column_logits(memory))
+        return tuple(extra)

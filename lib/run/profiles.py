@@ -16,6 +16,7 @@ EXTRA_KNOBS = {
     "attention_guide": "model 1: weight of the guided-attention loss at the start (0: off)",
     "attention_guide_until": "model 1: the guide fades to 0 at this fraction of the run",
     "m1_presence": "model 1: weight of the token-presence loss on the encoder (0: off)",
+    "m1_ctc": "model 1: weight of the CTC loss reading the formula off the encoder's columns (0: off)",
     "m1_dropout": "model 1 dropout",
     "m1_positions": "model 1: 2D positions added to the attention keys",
     "m1_init": "model 1 decoder start: mean | zero",

@@ -36,6 +36,7 @@ class TrainConfig:
     attention_guide: float = 0.0     # model 1: weight of the guided-attention loss at the start (lib/training/guide.py)
     attention_guide_until: float = 0.5  # ... fading linearly to 0 at this fraction of the run
     m1_presence: float = 0.0         # model 1: weight of the token-presence loss (which tokens the image holds)
+    m1_ctc: float = 0.0              # model 1: weight of the CTC loss on the grid's columns (the formula in order)
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> "TrainConfig":

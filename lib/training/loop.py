@@ -120,7 +120,8 @@ def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfi
     images = batch["images"].to(prec.device, non_blocking=True)
     mask = batch["mask"] if batch["mask"] is None else batch["mask"].to(prec.device, non_blocking=True)
     tgt = batch["tgt"].to(prec.device, non_blocking=True)
-    kw = {k: True for k, on in (("return_attn", guide > 0), ("return_presence", cfg.m1_presence > 0)) if on}
+    kw = {k: True for k, on in (("return_attn", guide > 0), ("return_presence", cfg.m1_presence > 0),
+                                ("return_ctc", cfg.m1_ctc > 0)) if on}
     with prec.autocast():
         out = model(images, tgt[:, :-1], mask, **kw)
     logits, *extra = out if kw else (out,)
@@ -131,6 +132,8 @@ def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfi
         total = total + guide * guided_attention_loss(extra.pop(0), tgt[:, 1:], tuple(images.shape[-2:]), mask)
     if cfg.m1_presence > 0:
         total = total + cfg.m1_presence * presence_loss(extra.pop(0), tgt[:, 1:])
+    if cfg.m1_ctc > 0:
+        total = total + cfg.m1_ctc * column_ctc_loss(*extra.pop(0), tgt[:, 1:])
     opt.zero_grad(set_to_none=True)
     scaler.scale(total).backward()
     scaler.unscale_(opt)  # clip the true gradients (a no-op without fp16)
@@ -149,6 +152,15 @@ def presence_loss(logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
     keep = torch.ones(logits.shape[1], dtype=torch.bool, device=logits.device)
     keep[[PAD_ID, SOS_ID, EOS_ID]] = False
     return F.binary_cross_entropy_with_logits(logits[:, keep], target[:, keep])
+
+
+def column_ctc_loss(logits: torch.Tensor, lengths: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """CTC loss of the formula's tokens (without <EOS>) read left to right off model 1's grid columns
+    (`Im2Markup.column_logits`; blank = <PAD>), per target token: a gradient to every column from the first step,
+    in reading order. A formula longer than its columns' slots adds nothing (zero_infinity)."""
+    target_lengths = ((gold != PAD_ID) & (gold != EOS_ID)).sum(1)
+    log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # [T, B, V]
+    return F.ctc_loss(log_probs, gold, lengths, target_lengths, blank=PAD_ID, zero_infinity=True)
 
 
 def run_epoch(run: Run) -> bool:
@@ -313,6 +325,9 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
     if cfg.m1_presence > 0 and not checkpoint.bare_model(model).hparams.get("presence"):
         raise ValueError(f"m1_presence={cfg.m1_presence}: this {model_name} has no token-presence head (model 1 "
                          "built with m1_presence > 0 has)")
+    if cfg.m1_ctc > 0 and not checkpoint.bare_model(model).hparams.get("ctc"):
+        raise ValueError(f"m1_ctc={cfg.m1_ctc}: this {model_name} has no column CTC head (model 1 built with "
+                         "m1_ctc > 0 has)")
     if cfg.attention_guide > 0 and not model.has_attention_maps:
         raise ValueError(f"attention_guide={cfg.attention_guide}: {model_name} has no attention maps to guide "
                          "(model 1 has; set attention_guide=0 for this model)")
