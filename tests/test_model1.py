@@ -229,7 +229,7 @@ def test_trains_with_the_shared_loop_and_reloads_from_its_checkpoint(tmp_path):
     model, vocab, ckpt = load_model(result.best_path)
     assert isinstance(model, Im2Markup) and ckpt.model_name == "model1"
     assert model.hparams == {**TINY, "max_rows": 256, "attention": "luong", "init": "mean", "positions": False,
-                             "presence": False}
+                             "presence": False, "ctc": False}
     x = torch.rand(2, 1, 40, 80)
     assert model(x, torch.full((2, 3), SOS_ID)).shape == (2, 3, len(vocab))
 

@@ -173,6 +173,9 @@ _PROFILES: dict[str, Profile] = {
         # images/s of 32-64-96-96-128-128) and the decoder started from the image's mean context make the most
         # of its 14 minutes. 18 minutes were tried (a 54-minute series): no better (test exact match 14.5 against
         # 17.9; one run each), likely because the cosine then decays through the epochs where it leaves the prior.
+        # A CTC loss on the encoder's columns (m1_ctc=0.3) lets the image in ~350 steps sooner, but its 30-minute run
+        # ended level with the recipe's (fewer steps in that run; the head itself costs ~1 %): off until a seeds'
+        # pair shows it per minute (docs/learning.md).
         per_model={"model1": {"max_minutes": 14.0}},
         # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
         ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
