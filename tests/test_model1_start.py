@@ -144,16 +144,18 @@ def test_the_presence_loss_targets_the_formulas_tokens():
     assert float(presence_loss(special, gold)) < 1e-6
 
 
-def test_a_presence_run_needs_a_model_with_the_head(tmp_path):
+@pytest.mark.parametrize("knob, value, head, refusal", [("m1_presence", 1.0, "presence", "presence"),
+                                                         ("m1_ctc", 0.3, "ctc", "CTC")])
+def test_an_encoder_loss_run_needs_a_model_with_its_head(tmp_path, knob, value, head, refusal):
     from lib.run.profiles import get_profile
     from lib.training.loop import prepare
     from tests.fixtures import make_processed_dataset
 
     processed = make_processed_dataset(tmp_path / "data", n_train=6)
-    run = prepare("model1", processed, tmp_path / "out", get_profile("smoke").replace(m1_presence=1.0))
-    assert run.net.hparams["presence"] and run.cfg.m1_presence == 1.0
-    with pytest.raises(ValueError, match="presence"):
-        prepare("model2", processed, tmp_path / "out2", get_profile("smoke").replace(m1_presence=1.0))
+    run = prepare("model1", processed, tmp_path / "out", get_profile("smoke").replace(**{knob: value}))
+    assert run.net.hparams[head] and getattr(run.cfg, knob) == value
+    with pytest.raises(ValueError, match=refusal):
+        prepare("model2", processed, tmp_path / "out2", get_profile("smoke").replace(**{knob: value}))
 
 
 def test_column_logits_read_the_real_columns_left_to_right():
@@ -219,15 +221,3 @@ def test_a_ctc_step_teaches_the_columns(tmp_path):
     for _ in range(30):
         train_step(model, {"images": images, "mask": None, "tgt": tgt}, prec, opt, scaler, cfg)
     assert ctc() < 0.5 * before
-
-
-def test_a_ctc_run_needs_a_model_with_the_head(tmp_path):
-    from lib.run.profiles import get_profile
-    from lib.training.loop import prepare
-    from tests.fixtures import make_processed_dataset
-
-    processed = make_processed_dataset(tmp_path / "data", n_train=6)
-    run = prepare("model1", processed, tmp_path / "out", get_profile("smoke").replace(m1_ctc=0.3))
-    assert run.net.hparams["ctc"] and run.cfg.m1_ctc == 0.3
-    with pytest.raises(ValueError, match="CTC"):
-        prepare("model2", processed, tmp_path / "out2", get_profile("smoke").replace(m1_ctc=0.3))
