@@ -191,13 +191,15 @@ def test_prediction_batches_keep_the_pixel_budget(monkeypatch):
     assert sorted(seen) == sorted([(4, 1, 100, 240)] * 5 + [(1, 1, 1600, 1600)] * 3)
 
 
-def test_model1_casts_its_memory_once_under_autocast():
+@pytest.mark.parametrize("feed", [True, False], ids=["input-feeding", "no-feed"])
+def test_model1_casts_its_memory_once_under_autocast(feed):
     """Under autocast every step's attention would otherwise keep its own low-precision copy of the whole
     memory for backward (T copies of [N, D]: gigabytes at large buckets)."""
     from lib.models import build_model
 
     torch.manual_seed(0)
-    model = build_model("model1", 12, cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=24, dec_hidden=32, embed=16)
+    model = build_model("model1", 12, cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=24, dec_hidden=32, embed=16,
+                        feed=feed)
     images, tgt = torch.rand(1, 1, 64, 128), torch.randint(4, 12, (1, 20))
     n_ctx = (64 // 8) * (128 // 8) * 48
     copies = set()

@@ -19,7 +19,8 @@ from lib.run.precision import choose
 from tests.fixtures import make_processed_dataset
 
 SIZES = {
-    "model1": dict(cnn_widths=[16, 32, 32, 32, 64, 64], enc_hidden=48, dec_hidden=96, embed=32, dropout=0.0),
+    "model1": dict(cnn_widths=[16, 32, 32, 32, 64, 64], enc_hidden=48, dec_hidden=96, embed=32, dropout=0.0,
+                   feed=False),  # the profiles' decoder (input feeding: the tiny overfit of tests/test_model1.py)
     "model2": dict(width=16, d_model=64, layers=2, heads=4, ff=128, dropout=0.0),
 }
 MAX_STEPS = {"model1": 600, "model2": 400}
@@ -105,7 +106,7 @@ def test_model1_reads_its_images_not_the_formulas_prior(handful):
     ds = FormulaDataset(handful, "train", vocab)
     batch = collate([ds[i] for i in range(len(ds))])  # one batch, padded, so every image can swap with another
     out = probe(model, [batch], choose("cpu"), max_len=40)
-    assert out["exact"] == 100.0 and out["loss"] < 0.1
+    assert out["exact"] == 100.0 and out["loss"] < 0.2  # memorised: stopped at the first exact reproduction
     assert out["gain"] > 1.0, out   # nats per token the image is worth
 
 

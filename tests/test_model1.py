@@ -89,9 +89,13 @@ def test_padding_does_not_change_the_output_in_eval_mode():
     torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-4)
 
 
-def test_step_by_step_equals_teacher_forcing():
+@pytest.mark.parametrize("kw", [{}, {"feed": False}, {"feed": False, "positions": True}],
+                         ids=["input-feeding", "no-feed", "no-feed-positions"])
+def test_step_by_step_equals_teacher_forcing(kw):
+    """Teacher forcing (a loop over the tokens with input feeding, one LSTM call and one batched attention
+    without) gives the logits and attention maps that decoding token by token gives."""
     images, mask = padded_batch([(40, 80), (32, 64)], seed=1)
-    model = tiny()
+    model = tiny(**kw)
     tgt = torch.randint(1, V, (2, 7))
     with torch.no_grad():
         full, full_attn = model(images, tgt, mask, return_attn=True)
@@ -229,13 +233,46 @@ def test_trains_with_the_shared_loop_and_reloads_from_its_checkpoint(tmp_path):
     model, vocab, ckpt = load_model(result.best_path)
     assert isinstance(model, Im2Markup) and ckpt.model_name == "model1"
     assert model.hparams == {**TINY, "max_rows": 256, "attention": "luong", "init": "mean", "positions": False,
-                             "presence": False, "ctc": False}
+                             "presence": False, "ctc": False, "feed": False}  # the profile's decoder
     x = torch.rand(2, 1, 40, 80)
     assert model(x, torch.full((2, 3), SOS_ID)).shape == (2, 3, len(vocab))
 
 
-def test_coverage_attention_steps_like_the_whole_prefix_and_accumulates():
-    model = tiny(attention="coverage")
+def test_without_input_feeding_the_lstm_reads_tokens_only_and_is_chosen_by_the_profile():
+    fed, plain = tiny(), tiny(feed=False)
+    assert fed.cell.input_size == TINY["embed"] + TINY["dec_hidden"] and not hasattr(fed, "lstm")
+    assert plain.lstm.input_size == TINY["embed"] and not hasattr(plain, "cell")
+    assert torch.all(plain.lstm.bias_hh_l0[TINY["dec_hidden"]:2 * TINY["dec_hidden"]] == 1.0)  # forget gate
+    assert hparams_from_profile(get_profile("cpu"))["feed"] == get_profile("cpu").extra.get("m1_feed", True)
+    assert hparams_from_profile(get_profile("smoke", m1_feed=False))["feed"] is False
+    images, mask = padded_batch([(40, 80), (32, 64)], seed=4)
+    tgt = torch.randint(1, V, (2, 5))
+    logits = plain(images, tgt, mask)
+    assert logits.shape == (2, 5, V) and torch.isfinite(logits).all()
+    # a checkpoint of either kind rebuilds from its hparams
+    clone = build_model("model1", V, **plain.hparams)
+    clone.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(clone.eval()(images, tgt, mask), logits)
+
+
+def test_bench_train_measures_model1_with_a_lever_and_refuses_a_misspelt_one(capsys):
+    import json
+
+    from lib.bench import train
+    from lib.run.profiles import UnknownSetting
+
+    args = ["--model", "model1", "--profile", "smoke", "--steps", "1", "--height", "32", "--width", "64",
+            "--tokens", "5", "--json"]
+    assert train.main(args + ["--set", "m1_feed=False"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["model"] == "model1" and result["changes"] == {"m1_feed": False} and result["images_per_s"] > 0
+    with pytest.raises(UnknownSetting, match="m1_feed"):
+        train.main(args + ["--set", "m1_fed=False"])
+
+
+@pytest.mark.parametrize("feed", [True, False], ids=["input-feeding", "no-feed"])
+def test_coverage_attention_steps_like_the_whole_prefix_and_accumulates(feed):
+    model = tiny(attention="coverage", feed=feed)
     images, mask = padded_batch([(40, 80), (32, 64)], seed=3)
     tgt = torch.tensor([[SOS_ID, 5, 6, 7], [SOS_ID, 8, 9, 10]])
     memory = model.encode(images, mask)

@@ -1,7 +1,7 @@
-"""Training throughput of model 2 at a profile's sizes: images/s and peak memory.
+"""Training throughput of a model at a profile's sizes: images/s and peak memory.
 
-`python -m lib.bench train [--json] [--profile P] [--steps N] [--height H] [--width W] [--tokens T]
-[--batch-size B] [--threads T]`
+`python -m lib.bench train [--json] [--model model2|model1] [--profile P] [--set NAME=VALUE ...] [--steps N]
+[--height H] [--width W] [--tokens T] [--batch-size B] [--threads T]`
 
 Synthetic batches (random ink on a white page, random token ids) of the profile's batch size at one bucket
 size (default 240x100 with 30 tokens, the commonest of the demo data), the loop's own precision (bf16 / fp16 +
@@ -22,6 +22,7 @@ from ..run.profiles import get_profile
 from ..training.config import TrainConfig
 from ..training.loop import train_step
 from ..run.precision import choose
+from ..run.series import parse_parameter
 
 VOCAB = 200
 
@@ -29,7 +30,10 @@ VOCAB = 200
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib.bench train")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--model", choices=("model2", "model1"), default="model2")
     ap.add_argument("--profile", default="auto")
+    ap.add_argument("--set", dest="changes", action="append", default=[], metavar="NAME=VALUE",
+                    help="change one knob of the profile, e.g. --set m1_feed=False (a lever's cost per image)")
     ap.add_argument("--steps", type=int, default=10, help="timed steps (after 2 warm-up steps)")
     ap.add_argument("--height", type=int, default=100)
     ap.add_argument("--width", type=int, default=240)
@@ -40,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    profile = get_profile(args.profile)
+    profile = get_profile(args.profile, **dict(parse_parameter(c) for c in args.changes))
     prec = choose(args.device)
     bs = args.batch_size or profile.batch_size
     torch.manual_seed(0)
-    model = model_from_profile("model2", VOCAB, profile).to(prec.device).train()
+    model = model_from_profile(args.model, VOCAB, profile).to(prec.device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=profile.lr, weight_decay=0.01)
     scaler = prec.grad_scaler()
     images = torch.where(torch.rand(bs, 1, args.height, args.width) < 0.1, 0.0, 1.0)
@@ -76,10 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     res = {"images_per_s": bs * args.steps / wall, "peak_mem_mb": peak, "step_s": wall / args.steps,
+           "model": args.model, "changes": dict(parse_parameter(c) for c in args.changes),
            "batch_size": bs, "image_hw": [args.height, args.width], "tokens": args.tokens, "profile": profile.name,
            "device": str(prec.device), "precision": prec.name, "parameters": model.num_parameters(),
            "threads": torch.get_num_threads()}
-    print(f"model 2 ({profile.name} sizes, {res['parameters']:,} parameters) on {prec}: batch {bs} of "
+    print(f"{args.model} ({profile.name} sizes, {res['parameters']:,} parameters) on {prec}: batch {bs} of "
           f"{args.height}x{args.width}, {args.tokens} tokens")
     print(f"{res['images_per_s']:.1f} images/s ({res['step_s']:.3f} s/step), peak memory {peak:.0f} MiB "
           f"({'CUDA allocated' if prec.device.type == 'cuda' else 'process RSS'})")

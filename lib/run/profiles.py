@@ -20,6 +20,7 @@ EXTRA_KNOBS = {
     "m1_dropout": "model 1 dropout",
     "m1_positions": "model 1: 2D positions added to the attention keys",
     "m1_init": "model 1 decoder start: mean | zero",
+    "m1_feed": "model 1: input feeding (False: the decoder's LSTM reads the tokens only; teacher forcing in one call)",
 }
 
 
@@ -147,7 +148,7 @@ _PROFILES: dict[str, Profile] = {
         m2_dropout=0.1,
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, ablation_val_limit=4,
-        schedule="cosine", warmup_steps=10,
+        schedule="cosine", warmup_steps=10, extra={"m1_feed": False},
         # the cpu recipe's path on CROHME: model 2 starts on the (4-page) demo set
         per_data={"crohme": dict(pretrain_minutes=0.3, per_model={"model1": {"pretrain_minutes": 0.0}})},
     ),
@@ -169,14 +170,13 @@ _PROFILES: dict[str, Profile] = {
         ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, ablation_val_limit=64,
         schedule="cosine", warmup_steps=300, final_lr=0.02, eval_dev_limit=200,
         # the hour: 01+02 ~7 min (2000 pages), model 1 14, model 2 20, 7 ablation arms ~1.5 each, 06 ~6.
-        # Model 1 learns far slower than model 2 on a CPU (README, "How fast it learns"): a narrow CNN (1.3x the
-        # images/s of 32-64-96-96-128-128) and the decoder started from the image's mean context make the most
-        # of its 14 minutes. 18 minutes were tried (a 54-minute series): no better (test exact match 14.5 against
-        # 17.9; one run each), likely because the cosine then decays through the epochs where it leaves the prior.
-        # A CTC loss on the encoder's columns (m1_ctc=0.3) lets the image in ~350 steps sooner, but its 30-minute run
-        # ended level with the recipe's (fewer steps in that run; the head itself costs ~1 %): off until a seeds'
-        # pair shows it per minute (docs/learning.md).
-        per_model={"model1": {"max_minutes": 14.0}},
+        # Model 1 reads only after ~2,500 optimiser steps whatever the lever (docs/learning.md, "Before it reads"), so
+        # its recipe is the one that makes steps cheap: no input feeding (m1_feed=False: the decoder's LSTM over the
+        # whole formula in one call, attention for all steps in one product; 2x the images/s of the paper's
+        # token-by-token loop: seed 1, 30 minutes, dev exact match 52.1 against 4.9 on the same 2 cores), a narrow
+        # CNN (1.3x the images/s of 32-64-96-96-128-128) and the decoder started from the image's mean context.
+        # A CTC loss on the encoder's columns (m1_ctc=0.3) lets the image in ~350 steps sooner (docs/learning.md).
+        per_model={"model1": {"max_minutes": 14.0}}, extra={"m1_feed": False},
         # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
         ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
         # CROHME (docs/handwriting.md, `python -m lib.bench learn --data crohme`): every training file (8,078 train
@@ -212,6 +212,10 @@ _PROFILES: dict[str, Profile] = {
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,
         ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None,  # 7 arms x 8 epochs: ~20-30 min
         schedule="cosine", warmup_steps=500, final_lr=0.02, per_model={"model1": {"epochs": 25}},
+        # model 1 without input feeding, as on the CPU (where it doubled the images/s and the model read after half
+        # the minutes): on a GPU the paper's token-by-token loop is a chain of small kernels per token, the parallel
+        # decoder one cuDNN LSTM call and two batched products (not yet timed on a GPU)
+        extra={"m1_feed": False},
         # CROHME (8835 training formulas): the published offline recipes train ~300 epochs at batch 8 with a
         # pixel cap (BTTR, CoMER: config.yaml max_epochs 300, batch_size 8, MAX_SIZE 32e4), CoMER with scale
         # augmentation (ScaleAugmentation 0.7-1.4), and decode with beam 10. Fitted to about 2 hours on one

@@ -322,12 +322,11 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
         model = model.to(prec.device)
     else:
         model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
-    if cfg.m1_presence > 0 and not checkpoint.bare_model(model).hparams.get("presence"):
-        raise ValueError(f"m1_presence={cfg.m1_presence}: this {model_name} has no token-presence head (model 1 "
-                         "built with m1_presence > 0 has)")
-    if cfg.m1_ctc > 0 and not checkpoint.bare_model(model).hparams.get("ctc"):
-        raise ValueError(f"m1_ctc={cfg.m1_ctc}: this {model_name} has no column CTC head (model 1 built with "
-                         "m1_ctc > 0 has)")
+    heads = (("m1_presence", "presence", "token-presence head"), ("m1_ctc", "ctc", "column CTC head"))
+    for knob, hparam, head in heads:  # a loss on a head the model lacks: refused by name
+        weight = getattr(cfg, knob)
+        if weight > 0 and not checkpoint.bare_model(model).hparams.get(hparam):
+            raise ValueError(f"{knob}={weight}: this {model_name} has no {head} (model 1 built with {knob} > 0 has)")
     if cfg.attention_guide > 0 and not model.has_attention_maps:
         raise ValueError(f"attention_guide={cfg.attention_guide}: {model_name} has no attention maps to guide "
                          "(model 1 has; set attention_guide=0 for this model)")
