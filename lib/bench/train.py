@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    profile = get_profile(args.profile, **dict(parse_parameter(c) for c in args.changes))
+    changes = dict(parse_parameter(c) for c in args.changes)
+    profile = get_profile(args.profile, **changes)
     prec = choose(args.device)
     bs = args.batch_size or profile.batch_size
     torch.manual_seed(0)
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     res = {"images_per_s": bs * args.steps / wall, "peak_mem_mb": peak, "step_s": wall / args.steps,
-           "model": args.model, "changes": dict(parse_parameter(c) for c in args.changes),
+           "model": args.model, "changes": changes,
            "batch_size": bs, "image_hw": [args.height, args.width], "tokens": args.tokens, "profile": profile.name,
            "device": str(prec.device), "precision": prec.name, "parameters": model.num_parameters(),
            "threads": torch.get_num_threads()}

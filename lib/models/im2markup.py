@@ -181,10 +181,8 @@ class Im2Markup(Im2SeqModel):
         return state
 
     def _scores(self, h: Tensor, memory: dict, state: dict) -> Tensor:
-        """Attention scores [B, N] (float32) of the decoder state over the memory positions."""
-        if not self.coverage:
-            keys = memory.get("pkeys", memory["ctx"])
-            return torch.bmm(keys, self.query(h).unsqueeze(2)).squeeze(2).float()
+        """Coverage attention scores [B, N] (float32) of the decoder state over the memory positions (the bilinear
+        score is `_attend_all`'s)."""
         b, n = state["cov"].shape
         gh, gw = memory["hw"]
         cov = self.cov_conv(state["cov"].view(b, 1, gh, gw).to(memory["keys"].dtype))
@@ -193,6 +191,9 @@ class Im2Markup(Im2SeqModel):
 
     def _attend(self, h: Tensor, memory: dict, state: dict) -> tuple[Tensor, Tensor]:
         """Weights over valid positions and the output o = tanh(W [h; context])."""
+        if not self.coverage:  # the bilinear score: one step is the batched attention of one query
+            out, attn = self._attend_all(h.unsqueeze(1), memory)
+            return out[:, 0], attn[:, 0]
         ctx = memory["ctx"]
         scores = self._scores(h, memory, state)
         attn = torch.softmax(scores.masked_fill(~memory["mask"], float("-inf")), dim=-1)
@@ -238,18 +239,22 @@ class Im2Markup(Im2SeqModel):
         logits = self.generator(torch.stack(outs, dim=1))
         return (logits, torch.stack(maps, dim=1)) if return_attn else logits
 
+    def _attend_all(self, hs: Tensor, memory: dict) -> tuple[Tensor, Tensor]:
+        """The bilinear attention of T queries at once: hs [B, T, H] -> outputs [B, T, H], weights [B, T, N]."""
+        ctx = memory["ctx"]
+        keys = memory.get("pkeys", ctx)
+        scores = torch.bmm(self.query(hs).to(keys.dtype), keys.transpose(1, 2)).float()
+        attn = torch.softmax(scores.masked_fill(~memory["mask"].unsqueeze(1), float("-inf")), dim=-1)
+        context = torch.bmm(attn.to(ctx.dtype), ctx)
+        return self.drop(torch.tanh(self.combine(torch.cat([hs, context.to(hs.dtype)], dim=-1)))), attn
+
     def _decode_parallel(self, memory: dict, state: dict, embs: Tensor, return_attn: bool
                          ) -> Tensor | tuple[Tensor, Tensor]:
         """Teacher forcing without input feeding: the LSTM over the whole prefix in one call, then the attention
-        of every step at once (the same numbers as `step`, token by token)."""
-        ctx = memory["ctx"]
+        of every step at once (`_attend_all`, the code `step` runs for one token)."""
         with fp32(embs.device):
             hs, _ = self.lstm(embs.float(), (state["h"].float().unsqueeze(0), state["c"].float().unsqueeze(0)))
-        keys = memory.get("pkeys", ctx)
-        scores = torch.bmm(self.query(hs).to(keys.dtype), keys.transpose(1, 2)).float()   # [B, T, N]
-        attn = torch.softmax(scores.masked_fill(~memory["mask"].unsqueeze(1), float("-inf")), dim=-1)
-        context = torch.bmm(attn.to(ctx.dtype), ctx)
-        out = self.drop(torch.tanh(self.combine(torch.cat([hs, context.to(hs.dtype)], dim=-1))))
+        out, attn = self._attend_all(hs, memory)
         logits = self.generator(out)
         return (logits, attn) if return_attn else logits
 
