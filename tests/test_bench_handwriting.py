@@ -24,6 +24,7 @@ def test_crohme_speedrun_on_a_few_files(tmp_path, monkeypatch, capsys):
     res = json.loads(out.strip().splitlines()[-1])
     assert all(k in res for k in KEYS), [k for k in KEYS if k not in res]
     assert res["test_formulas"] == 12 and res["train_formulas"] > 40 and res["steps"] > 0
+    assert res["changes"] == {"crohme_symbol_height": 20, "val_limit": 8, "pretrain_minutes": 0.0}  # values, not repr
     for k in ("exprate", "exprate_le1", "exprate_le2", "exprate_greedy"):
         assert 0.0 <= res[k] <= 100.0
     assert res["exprate"] <= res["exprate_le1"] <= res["exprate_le2"]

@@ -153,6 +153,15 @@ def test_schedules():
     assert lr_factor(timed, 1, 1000, progress(timed, 1000, 10, 600.0)) == pytest.approx(0.1)
     assert progress(TrainConfig(epochs=4, max_minutes=float("inf")), 20, 10, 1e9) == pytest.approx(0.5)
     assert lr_factor(TrainConfig(schedule="constant", warmup_steps=4), 3, 1, 0.9) == pytest.approx(0.5)
+    # lr_hold: the peak held for that share of the run, then the whole cosine in the rest, ending at final_lr
+    held = TrainConfig(schedule="cosine", epochs=100, max_minutes=10.0, warmup_steps=10, final_lr=0.1, lr_hold=0.6)
+    at = {t: lr_factor(held, 0, 500, t) for t in (0.3, 0.6, 0.8, 1.0)}
+    assert at[0.3] == at[0.6] == 1.0 and at[1.0] == pytest.approx(0.1)
+    assert at[0.8] == pytest.approx(lr_factor(timed, 0, 500, 0.5)) == pytest.approx(0.55)
+    assert lr_factor(held, 0, 4, 0.0) == pytest.approx(0.5)  # the warm-up still comes first
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="lr_hold"):
+            lr_factor(TrainConfig(schedule="cosine", lr_hold=bad), 0, 0, 0.5)
     with pytest.raises(ValueError, match="unknown schedule"):
         lr_factor(TrainConfig(schedule="nope"), 0, 0, 0.0)
 

@@ -25,6 +25,7 @@ class TrainConfig:
     lr_gamma: float = 0.5
     warmup_steps: int = 100          # cosine, constant: linear warm-up
     final_lr: float = 0.02           # cosine: the last learning rate, as a fraction of lr
+    lr_hold: float = 0.0             # cosine: the share of the run held at lr before the cosine begins
     label_smoothing: float = 0.0
     grad_clip: float = 1.0
     checkpoint_minutes: float = 10.0

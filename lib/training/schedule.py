@@ -2,7 +2,8 @@
 
 - `step`: the learning rate times `lr_gamma` every `lr_step` epochs (the course's default).
 - `cosine`: linear warm-up over `warmup_steps`, then a cosine from `lr` down to `final_lr * lr` over the
-  run. The run's progress is the larger of its steps (of `epochs`) and its time (of `max_minutes`), so a
+  run; with `lr_hold` = h the learning rate stays at `lr` for the first h of the run and the cosine takes the rest
+  (warm-up, stable, decay). The run's progress is the larger of its steps (of `epochs`) and its time (of `max_minutes`), so a
   run cut by its time budget still ends at a low learning rate instead of being stopped at a high one.
 - `constant`: warm-up, then `lr`.
 """
@@ -30,7 +31,11 @@ def lr_factor(cfg: TrainConfig, epoch: int, step: int, done: float) -> float:
     if cfg.schedule == "constant":
         return warm
     if cfg.schedule == "cosine":
-        return warm * (cfg.final_lr + (1.0 - cfg.final_lr) * 0.5 * (1.0 + math.cos(math.pi * done)))
+        hold = cfg.lr_hold
+        if not 0.0 <= hold < 1.0:
+            raise ValueError(f"lr_hold is the share of the run held at lr before the cosine: 0 <= lr_hold < 1, got {hold}")
+        decayed = 0.0 if done <= hold else (done - hold) / (1.0 - hold)
+        return warm * (cfg.final_lr + (1.0 - cfg.final_lr) * 0.5 * (1.0 + math.cos(math.pi * decayed)))
     raise ValueError(f"unknown schedule {cfg.schedule!r}: choose one of {', '.join(SCHEDULES)}")
 
 
