@@ -45,12 +45,6 @@ def prepare_data(home: Path, profile, pages: int, seed: int) -> Path:
     return prepare_demo(home / "data" / "bench" / f"demo-p{pages}-s{seed}", profile, pages, seed)
 
 
-def as_json(changes: dict) -> dict:
-    """The changes as the JSON line prints them: a number or a boolean as itself (False, not "False")."""
-    plain = (bool, int, float, str, type(None))
-    return {k: v if isinstance(v, plain) else repr(v) for k, v in changes.items()}
-
-
 def minutes_to(history: list[dict], thresholds=THRESHOLDS) -> dict[str, float | None]:
     """Minutes (wall, validation included) at which the validation exact match first reached each threshold."""
     out: dict[str, float | None] = {}
@@ -105,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = dev_scores(result.best_path, processed, batch_size=profile.batch_size, max_len=profile.decode_limit,
                      max_pixels=profile.batch_pixels)
     res = {"model": a.model, "profile": profile.name, "pages": pages, "seed": a.seed, "data_seed": data_seed,
-           "changes": as_json(changes),
+           "changes": changes,
            "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
            "edit_score": round(dev["edit_score"], 2), "bleu4": round(dev["bleu4"], 2), "dev_formulas": dev["n"],
            **res, "minutes_to_em": minutes_to(result.history)}
@@ -123,7 +117,7 @@ def finish(a, res: dict, what: str, minutes: dict) -> int:
     print(f"minutes to {what} " + ", ".join(f"{k} %: {v if v is not None else 'not reached'}"
                                             for k, v in minutes.items()))
     if a.json:
-        print(json.dumps(res))
+        print(json.dumps(res, default=repr))  # a --set value as itself (false, 0.6); anything else as repr
     return 0
 
 
@@ -198,7 +192,7 @@ def crohme_main(a, profile, changes: dict) -> int:
     best, greedy_m = test[beam_key], test["greedy"]
     hist = result.history
     res = {"data": "crohme", "test_set": handwriting.TEST_SET, "model": a.model, "profile": profile.name,
-           "seed": a.seed, "changes": as_json(changes), "decoder": beam_key,
+           "seed": a.seed, "changes": changes, "decoder": beam_key,
            "pretrain_minutes": profile.pretrain_minutes, "with_demo": a.with_demo,
            **{k: round(best[k], 2) for k in handwriting.KEYS},
            **{f"{k.replace('exprate', 'exprate_greedy')}": round(greedy_m[k], 2) for k in handwriting.KEYS},

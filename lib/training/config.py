@@ -39,6 +39,11 @@ class TrainConfig:
     m1_presence: float = 0.0         # model 1: weight of the token-presence loss (which tokens the image holds)
     m1_ctc: float = 0.0              # model 1: weight of the CTC loss on the grid's columns (the formula in order)
 
+    def __post_init__(self):
+        if not 0.0 <= self.lr_hold < 1.0:  # refused before any data is loaded, not at the first step
+            raise ValueError(f"lr_hold is the share of the run held at lr before the cosine: 0 <= lr_hold < 1, "
+                             f"got {self.lr_hold}")
+
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> "TrainConfig":
         names = {f.name for f in dataclasses.fields(cls)}

@@ -2,9 +2,10 @@
 
 - `step`: the learning rate times `lr_gamma` every `lr_step` epochs (the course's default).
 - `cosine`: linear warm-up over `warmup_steps`, then a cosine from `lr` down to `final_lr * lr` over the
-  run; with `lr_hold` = h the learning rate stays at `lr` for the first h of the run and the cosine takes the rest
-  (warm-up, stable, decay). The run's progress is the larger of its steps (of `epochs`) and its time (of `max_minutes`), so a
-  run cut by its time budget still ends at a low learning rate instead of being stopped at a high one.
+  run; with `lr_hold` = h the learning rate stays at `lr` for the first h of the run and the cosine takes the
+  rest (warm-up, stable, decay). The run's progress is the larger of its steps (of `epochs`) and its time (of
+  `max_minutes`), so a run cut by its time budget still ends at a low learning rate instead of being stopped at
+  a high one.
 - `constant`: warm-up, then `lr`.
 """
 from __future__ import annotations
@@ -31,9 +32,7 @@ def lr_factor(cfg: TrainConfig, epoch: int, step: int, done: float) -> float:
     if cfg.schedule == "constant":
         return warm
     if cfg.schedule == "cosine":
-        hold = cfg.lr_hold
-        if not 0.0 <= hold < 1.0:
-            raise ValueError(f"lr_hold is the share of the run held at lr before the cosine: 0 <= lr_hold < 1, got {hold}")
+        hold = cfg.lr_hold  # 0 <= hold < 1, checked when the config is made
         decayed = 0.0 if done <= hold else (done - hold) / (1.0 - hold)
         return warm * (cfg.final_lr + (1.0 - cfg.final_lr) * 0.5 * (1.0 + math.cos(math.pi * decayed)))
     raise ValueError(f"unknown schedule {cfg.schedule!r}: choose one of {', '.join(SCHEDULES)}")
