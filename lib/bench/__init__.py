@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m lib.bench {clean,infer,train,memory,learn,prior,drawn} [--json]`; the last line of --json is a JSON object.
+"""Benchmarks: `python -m lib.bench {clean,infer,train,memory,learn,prior,drawn,unseen,render} [--json]`; the last line of --json is a JSON object.
 
 Speed, memory and learning are measured here, by scripts that print their figures, never by timed tests.
 """
@@ -15,6 +15,8 @@ COMMANDS = {
     "learn": "lib.bench.learn",    # the speedrun: dev exact match (or CROHME ExpRate) after M minutes of training
     "prior": "lib.bench.prior",    # does the model read the image yet: loss with right vs swapped images over minutes
     "drawn": "lib.bench.drawn",    # ten formulas drawn as pen strokes, read as notebook 07 reads a drawing
+    "unseen": "lib.bench.unseen",  # a checkpoint on arXiv formulas typeset by LaTeX (no demo template makes them)
+    "render": "lib.bench.render",  # formulas typeset per second by real LaTeX (many per pdflatex run)
 }
 
 

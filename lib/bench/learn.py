@@ -3,7 +3,8 @@
 The project's speedrun. It generates (or reuses) a demo set of P pages with seed S (steps 01 and 02 exactly
 as the notebooks run them, with the `cpu` profile), trains the model from scratch with the `cpu` profile's
 recipe for M minutes of wall time on this machine (validation included), then decodes the whole dev split
-greedily and prints exact match, edit score, BLEU-4 and the course score; training images/s, optimiser steps
+greedily and prints exact match, edit score, BLEU-4 and the course score; the same model on 400 arXiv formulas
+typeset by LaTeX that no demo template makes (`unseen_exact`, `unseen_le2`: lib/bench/unseen.py); training images/s, optimiser steps
 and train formulas; and the minutes at which the validation exact match (the loop's own, on its
 `val_limit` dev images) first reached 10, 25 and 50 %. With --json the last line is one JSON object:
 exact_match, course_score, edit_score, bleu4, minutes, steps, images_per_s, train_formulas, minutes_to_em.
@@ -29,6 +30,7 @@ import torch
 
 from ..data.dataset import load_split
 from ..data.demo_set import prepare_demo
+from ..data.synth.dataset import mix_tag
 from ..run.notebook import default_home, repo_root
 from ..run.profiles import get_profile
 from ..run.series import parse_parameter
@@ -36,13 +38,15 @@ from ..training.loop import train_model
 from ..training.pretrain import train_with_pretraining
 from ..training.validation import dev_scores
 from . import handwriting
+from .unseen import score_unseen
 
 THRESHOLDS = (10, 25, 50)
 
 
 def prepare_data(home: Path, profile, pages: int, seed: int) -> Path:
     """The processed demo set for (pages, seed) under <home>/data/bench/, made once and then reused."""
-    return prepare_demo(home / "data" / "bench" / f"demo-p{pages}-s{seed}", profile, pages, seed)
+    tag = mix_tag(profile.demo_mix, profile.demo_tex)
+    return prepare_demo(home / "data" / "bench" / f"demo-p{pages}-s{seed}{tag}", profile, pages, seed)
 
 
 def minutes_to(history: list[dict], thresholds=THRESHOLDS) -> dict[str, float | None]:
@@ -76,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="cpu", help="the recipe (default cpu: the one make series runs)")
     ap.add_argument("--set", dest="changes", action="append", default=[], metavar="NAME=VALUE",
                     help="change one knob of the recipe, e.g. --set lr=1e-3 --set m2_width=64 (a lever to measure)")
+    ap.add_argument("--no-unseen", action="store_true",
+                    help="demo: skip the unseen formulas (arXiv formulas typeset by LaTeX: lib/bench/unseen.py)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     if a.threads:
@@ -103,12 +109,22 @@ def main(argv: list[str] | None = None) -> int:
            "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
            "edit_score": round(dev["edit_score"], 2), "bleu4": round(dev["bleu4"], 2), "dev_formulas": dev["n"],
            **res, "minutes_to_em": minutes_to(result.history)}
+    unseen = score_unseen(result.best_path, home) if not a.no_unseen else {"skipped": "--no-unseen"}
+    res.update({k: v for k, v in unseen.items() if k != "unseen_examples"} if "skipped" not in unseen
+               else {"unseen_exact": None, "unseen_le2": None, "unseen_skipped": unseen["skipped"]})
     print(f"{a.model}, {profile.name} recipe, {pages} demo pages (data seed {data_seed}, training seed {a.seed}): "
           f"{res['train_formulas']} train "
           f"formulas, {res['minutes']} min, {res['steps']} steps, {res['images_per_s']} images/s, "
           f"{torch.get_num_threads()} threads")
     print(f"dev ({res['dev_formulas']} formulas, greedy, best.pt): exact match {res['exact_match']:.1f}, "
           f"edit score {res['edit_score']:.1f}, BLEU-4 {res['bleu4']:.1f}, course score {res['course_score']:.1f}")
+    if "unseen_skipped" in res:
+        print(f"unseen formulas: skipped ({res['unseen_skipped']})")
+    else:
+        print(f"unseen ({res['unseen_n']} arXiv formulas of {res['unseen_source']} typeset by LaTeX, within the "
+              f"vocabulary, <= 40 tokens; greedy): exact {res['unseen_exact']:.1f}, <= 2 edits {res['unseen_le2']:.1f}")
+        for ref, hyp in unseen["unseen_examples"]:
+            print(f"  truth: {ref}\n  read:  {hyp}")
     return finish(a, res, "validation exact match", res["minutes_to_em"])
 
 

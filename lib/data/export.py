@@ -19,18 +19,21 @@ MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format",
                    "clamped", "label"]
 
 
-def ensure_demo(raw_dir: Path, pages: int, seed: int) -> bool:
-    """Generate the demo set with lib.data.synth when missing or made with other pages/seed/version; True if generated."""
+def ensure_demo(raw_dir: Path, pages: int, seed: int, mix: dict | None = None, tex: float = 0.0) -> bool:
+    """Generate the demo set with lib.data.synth when missing or made with other pages/seed/version/mix (or a
+    LaTeX share typeset without TeX, now that TeX is here); True if generated."""
     from . import synth  # lazy: the generator loads matplotlib's fonts, which only the demo source needs
+    from .synth.dataset import mix_params
 
     info = raw_dir / "synth.json"
     if info.exists():
         made = json.loads(info.read_text(encoding="utf-8"))
-        if (made.get("pages"), made.get("seed"), made.get("version")) == (pages, seed, synth.VERSION):
+        want = {"pages": pages, "seed": seed, "version": synth.VERSION, **mix_params(mix, tex)}
+        if {k: v for k, v in made.items() if k != "summary"} == want:
             return False
 
     with staged_dir(raw_dir) as tmp:
-        synth.generate(tmp, pages, seed)
+        synth.generate(tmp, pages, seed, mix=mix, tex=tex)
     return True
 
 
@@ -104,7 +107,8 @@ def export_params(source: str, profile, seed: int, where: Path | None, crohme_te
     """What an export depends on: an interim folder made with the same params is reused."""
     params = {"source": source, "version": EXPORT_VERSION, "seed": seed}
     if source == "demo":
-        params.update(pages=profile.demo_pages, crop_margin=ann.CROP_MARGIN)
+        params.update(pages=profile.demo_pages, crop_margin=ann.CROP_MARGIN, mix=profile.demo_mix,
+                      tex=profile.demo_tex)
     elif source == "crohme":
         params.update(dir=str(where), train=profile.crohme_train, test=profile.crohme_test,
                       test_set=str(crohme_test), dev_fraction=profile.dev_fraction,
@@ -131,7 +135,8 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
     elif src == "course":
         where = course.check_layout(course_dir).resolve()
     params = export_params(src, prof, ctx.seed, where, str(crohme_test))
-    generated = ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed) if src == "demo" else False
+    generated = (ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed, prof.demo_mix, prof.demo_tex)
+                 if src == "demo" else False)
     # course files may change under the same parameters: always re-imported
     old = None if force or generated or src == "course" else records.read_export_report(out_dir)
     if old is not None and old.get("params") == params:

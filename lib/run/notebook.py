@@ -66,7 +66,7 @@ def default_home(root: Path, drive: bool = False) -> Path:
 
 
 # the profile settings that make a data set (steps 01-02); a processed set is named for them (`data_key`)
-DATA_SETTINGS = ("demo_pages", "crohme_train", "crohme_test", "dev_fraction", "crohme_symbol_height", "max_tokens",
+DATA_SETTINGS = ("demo_pages", "demo_mix", "demo_tex", "crohme_train", "crohme_test", "dev_fraction", "crohme_symbol_height", "max_tokens",
                  "buckets")
 
 

@@ -97,6 +97,10 @@ class Profile:
     ablation_overrides: dict = field(default_factory=dict)  # training knobs of the arms (e.g. a lower lr)
     crohme_symbol_height: float = 40.0  # InkML rendering: pixels of the median symbol (40: formulas ~100 px high)
     pretrain_minutes: float = 0.0  # the first minutes of a training run spent on the demo set (lib/training/pretrain.py)
+    # the demo set's formulas (lib/data/synth/broad.py): weights of exam-grammar formulas, random formulas over the
+    # whole vocabulary and the fragments/items of real exam labels; and the share typeset by LaTeX (when installed)
+    demo_mix: dict = field(default_factory=lambda: {"exam": 1.0})
+    demo_tex: float = 0.0
 
     def for_data(self, source: str) -> "Profile":
         """This profile with the overrides of one data source applied (CROHME's schedule on the gpu profile)."""
@@ -137,6 +141,8 @@ class Profile:
 # The gpu profile's pixel budget per training batch: `python -m lib.bench memory --profile gpu` prints the
 # predicted peak memory of every bucket at this budget (at most 22 GiB on a 24 GB RTX 3090).
 GPU_BATCH_PIXELS = 32 * 800 * 100
+# the demo formulas of every profile: the exam grammar, random formulas, fragments of exam labels
+BROAD_MIX = {"exam": 0.5, "random": 0.35, "fragment": 0.15}
 
 _PROFILES: dict[str, Profile] = {
     # The whole series in a few minutes on 2 CPU cores: for tests, not for accuracy. Same code paths as cpu.
@@ -150,6 +156,7 @@ _PROFILES: dict[str, Profile] = {
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, ablation_val_limit=4,
         schedule="cosine", warmup_steps=10, extra={"m1_feed": False},
+        demo_mix=BROAD_MIX, demo_tex=0.3,
         # the cpu recipe's path on CROHME: model 2 starts on the (4-page) demo set
         per_data={"crohme": dict(pretrain_minutes=0.3, per_model={"model1": {"pretrain_minutes": 0.0}})},
     ),
@@ -170,6 +177,10 @@ _PROFILES: dict[str, Profile] = {
         m1_cnn_widths=(16, 32, 64, 64, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
         ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, ablation_val_limit=64,
         schedule="cosine", warmup_steps=300, final_lr=0.02, eval_dev_limit=200,
+        # formulas a prior cannot guess (docs/learning.md, "Formulas the bundle did not write"): half the demo
+        # formulas from the exam grammar, the rest random formulas over the whole vocabulary and the fragments of
+        # real exam labels; a third typeset by real LaTeX when it is installed
+        demo_mix=BROAD_MIX, demo_tex=0.3,
         # the hour: 01+02 ~7 min (2000 pages), model 1 14, model 2 20, 7 ablation arms ~1.5 each, 06 ~6.
         # Model 1 reads only after ~2,500 optimiser steps whatever the lever (docs/learning.md, "Before it reads"), so
         # its recipe is the one that makes steps cheap: no input feeding (m1_feed=False: the decoder's LSTM over the
@@ -217,6 +228,7 @@ _PROFILES: dict[str, Profile] = {
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,
         ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None,  # 7 arms x 8 epochs: ~20-30 min
         schedule="cosine", warmup_steps=500, final_lr=0.02, per_model={"model1": {"epochs": 25}},
+        demo_mix=BROAD_MIX, demo_tex=0.3,  # as on the CPU
         # model 1 without input feeding, as on the CPU (where it doubled the images/s and the model read after half
         # the minutes): on a GPU the paper's token-by-token loop is a chain of small kernels per token, the parallel
         # decoder one cuDNN LSTM call and two batched products (not yet timed on a GPU). No lr_hold: the ~2,500 steps

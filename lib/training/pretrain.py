@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..data.dataset import load_split
 from ..data.demo_set import prepare_demo
+from ..data.synth.dataset import mix_tag
 from ..data.vocab import Vocab
 from ..run.profiles import Profile
 from .config import TrainResult, resolve_budget
@@ -26,7 +27,8 @@ def shared_vocab(*processed: Path) -> Vocab:
 
 def demo_for(home: Path, profile: Profile, seed: int) -> Path:
     """The demo set a run starts on: the profile's pages, made once under <home>/data/pretrain/."""
-    return prepare_demo(Path(home) / "data" / "pretrain" / f"demo-p{profile.demo_pages}-s{seed}", profile,
+    tag = mix_tag(profile.demo_mix, profile.demo_tex)
+    return prepare_demo(Path(home) / "data" / "pretrain" / f"demo-p{profile.demo_pages}-s{seed}{tag}", profile,
                         profile.demo_pages, seed)
 
 

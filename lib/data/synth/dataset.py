@@ -16,14 +16,17 @@ from ...run.parallel import default_workers
 from ...run.progress import progress
 from .. import SPLITS
 from .defects import BOX_DEFECTS, CLASS_NAME, LABEL_DEFECTS, annotate_box, label_bytes, voc_xml, yolo_txt
+from .broad import sample_mixed
 from .grammar import sample_formula
 from .pages import Formula, compose_page
+from .render import glyph_outlines
 
 VERSION = 1
+EXAM_ONLY = {"exam": 1.0}  # the exam grammar alone (the demo set before the broader mix)
 LABEL_RATES = {"error": 0.05, "multiline": 0.03, "chinese": 0.04, "empty": 0.02, "gbk": 0.02, "bom": 0.02}
 BOX_RATES = {"tight": 0.08, "loose": 0.08, "outside": 0.04, "zero": 0.02, "duplicate": 0.03}
 YOLO_RATE, RGB_RATE, HAND_RATE = 0.08, 0.3, 0.6
-OUTPUTS = ("pages", "ocr", "answer_key", "truth.jsonl", "synth.json")
+OUTPUTS = ("pages", "ocr", "answer_key", "truth.jsonl", "synth.json", "tex")
 
 
 def split_sizes(n: int) -> dict[str, int]:
@@ -52,8 +55,37 @@ def _force_all(items: list[dict], key: str, kinds: tuple[str, ...], rng: np.rand
         free[int(j)][key] = kind
 
 
-def plan(pages: int, seed: int) -> list[dict]:
-    """Every page's split, format, formulas and defects; drawing a page needs only its entry."""
+def mathtext_can(latex: str) -> bool:
+    """True when matplotlib's mathtext parses the formula."""
+    try:
+        glyph_outlines(latex, "cm")
+        return True
+    except ValueError:
+        return False
+
+
+def _mix_formulas(out: list[dict], seed: int, mix: dict, tex: float) -> None:
+    """Replace the exam formulas by the mix (its own random stream: the exam-only plan stays as it was) and
+    mark a share `tex` of them to be typeset by LaTeX."""
+    rng = np.random.default_rng([seed, 104729])
+    for page in out:
+        for f in page["formulas"]:
+            latex = bool(tex > 0 and rng.random() < tex)
+            if mix != EXAM_ONLY:
+                for _ in range(50):  # what mathtext draws must parse in it (TeX's failures are handled later)
+                    f["latex"], f["source"] = sample_mixed(rng, mix, matrices=latex)
+                    if latex or mathtext_can(f["latex"]):
+                        break
+            if latex:
+                f["kind"] = "latex"
+
+
+def plan(pages: int, seed: int, mix: dict | None = None, tex: float = 0.0) -> list[dict]:
+    """Every page's split, format, formulas and defects; drawing a page needs only its entry.
+
+    `mix` weighs the kinds of formula (lib/data/synth/broad.py: exam, random, fragment; default the exam
+    grammar alone); `tex` is the share typeset by LaTeX instead of mathtext (`typeset` draws them).
+    """
     rng = np.random.default_rng([seed, 7919])
     sizes = split_sizes(pages)
     splits = [s for s in SPLITS for _ in range(sizes[s])]
@@ -73,6 +105,8 @@ def plan(pages: int, seed: int) -> list[dict]:
         if b["box_defect"] == "zero" and b["split"] != "test":
             b["label_defect"] = "error"
     _force_all([b for b in boxes if b["split"] != "test"], "label_defect", LABEL_DEFECTS, rng)
+    if (mix and mix != EXAM_ONLY) or tex > 0:
+        _mix_formulas(out, seed, dict(mix or EXAM_ONLY), tex)
     train = [p for p in out if p["split"] == "train"]
     if len(train) >= 2 and not any(p["format"] == "yolo" for p in out):
         train[int(rng.integers(len(train)))]["format"] = "yolo"
@@ -101,7 +135,7 @@ def draw_page(page: dict, seed: int, out: str) -> list[dict]:
     """Render one planned page and write its image, annotation and label files; returns its truth records."""
     rng = np.random.default_rng([seed, page["index"], 1])
     root, name, split = Path(out), page["name"], page["split"]
-    forms = [Formula(f["latex"], f["kind"], f.get("edge", False)) for f in page["formulas"]]
+    forms = [Formula(f["latex"], f["kind"], f.get("edge", False), f.get("image")) for f in page["formulas"]]
     img, inks = compose_page(forms, rng, rgb=page["rgb"])
     h, w = img.shape[:2]
     pdir = root / "pages" / split
@@ -122,6 +156,7 @@ def draw_page(page: dict, seed: int, out: str) -> list[dict]:
             other = page["formulas"][int(rng.integers(len(page["formulas"])))]["latex"]
             (root / "ocr" / split / f"{cid}.txt").write_bytes(label_bytes(f["latex"], it["label_defect"], rng, other))
         records.append({"page": name, "split": split, "k": k, "latex": f["latex"], "kind": f["kind"],
+                        "source": f.get("source", "exam"),
                         "box": list(box), "box_defect": it["box_defect"], "label_defect": it["label_defect"],
                         "format": page["format"], "ink_box": list(inks[it["f"]]), "size": [w, h]})
     if page["format"] == "yolo":
@@ -132,6 +167,37 @@ def draw_page(page: dict, seed: int, out: str) -> list[dict]:
         xml = voc_xml(f"{name}.png", split, path, w, h, 3 if img.ndim == 3 else 1, boxes)
         (pdir / f"{name}.xml").write_text(xml, encoding="utf-8")
     return records
+
+
+def typeset(out: Path, pages: list[dict], seed: int, workers: int = 2) -> dict:
+    """Typeset the formulas planned as `latex` with TeX into `out/tex/` (their images go on the pages); one
+    that TeX cannot set is drawn by mathtext instead (an exam formula in its place where mathtext cannot
+    either) and counted with its reason. Without TeX every one is drawn by mathtext, and that is said."""
+    from ..render import check_formula, random_tex_style, render_tex, tex_available
+    todo = [f for p in pages for f in p["formulas"] if f["kind"] == "latex"]
+    summary = {"planned": len(todo), "typeset": 0, "engine": "latex" if tex_available() else "mathtext",
+               "failed": {}}
+    if not todo:
+        return summary
+    rng = np.random.default_rng([seed, 15485863])
+    images, failed = ({}, {}) if not tex_available() else render_tex(
+        [f["latex"] for f in todo], [random_tex_style(rng) for _ in todo], workers=workers)
+    (out / "tex").mkdir(exist_ok=True)
+    for i, f in enumerate(todo):
+        img = images[i] if images else None
+        if img is not None:
+            f["image"] = str(out / "tex" / f"{i:06d}.png")
+            Image.fromarray(img).save(f["image"])
+            summary["typeset"] += 1
+            continue
+        if images:
+            why = failed.get(i, "no image").split(":")[0]
+            summary["failed"][why] = summary["failed"].get(why, 0) + 1
+        f["kind"] = "printed"
+        if not mathtext_can(f["latex"]):
+            f["latex"] = sample_formula(rng)
+    assert all(check_formula(f["latex"]) is None for f in todo if f.get("image"))
+    return summary
 
 
 def _draw(args: tuple) -> list[dict]:
@@ -151,25 +217,50 @@ def _prepare(out: Path, pages: list[dict]) -> None:
         (out / "pages" / s / "classes.txt").write_text(CLASS_NAME + "\n", encoding="utf-8")
 
 
+def mix_params(mix: dict | None, tex: float) -> dict:
+    """What a demo set's formulas depend on beside pages and seed (empty for the exam grammar alone)."""
+    from ..render import tex_available
+
+    out = {}
+    if mix and dict(mix) != EXAM_ONLY:
+        out["mix"] = {k: float(v) for k, v in sorted(dict(mix).items())}
+    if tex > 0:
+        out["tex"] = float(tex)
+        out["tex_engine"] = "latex" if tex_available() else "mathtext"
+    return out
+
+
+def mix_tag(mix: dict | None, tex: float) -> str:
+    """A folder-name suffix for a demo set with another mix than the exam grammar alone ("" for that one)."""
+    import hashlib
+
+    params = {k: v for k, v in mix_params(mix, tex).items() if k != "tex_engine"}
+    return "" if not params else "-m" + hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6]
+
+
 def generate(out_dir: str | os.PathLike, pages: int, seed: int = 0, workers: int | None = None,
-             reuse: bool = False, show_progress: bool = True) -> dict:
+             reuse: bool = False, show_progress: bool = True, mix: dict | None = None, tex: float = 0.0) -> dict:
     """Write the demo set under `out_dir` (same seed, same bytes) and return a summary dict.
 
-    `reuse=True` keeps an existing complete set made with the same pages, seed and version.
+    `reuse=True` keeps an existing complete set made with the same pages, seed, version and mix.
     `workers=None` uses every core for larger sets; the output does not depend on it.
+    `mix` and `tex`: the kinds of formula and the share typeset by LaTeX (see `plan`).
     """
     if pages < 1:
         raise ValueError(f"pages must be at least 1, got {pages}")
     out = Path(out_dir)
-    params = {"pages": pages, "seed": seed, "version": VERSION}
+    params = {"pages": pages, "seed": seed, "version": VERSION, **mix_params(mix, tex)}
     meta = out / "synth.json"
     if reuse and meta.exists():
         old = json.loads(meta.read_text(encoding="utf-8"))
-        if all(old.get(k) == v for k, v in params.items()):
+        if {k: v for k, v in old.items() if k != "summary"} == params:
             return {**old["summary"], "workers": 0, "seconds": 0.0, "out": str(out), "reused": True}
     t0 = time.perf_counter()
-    todo = plan(pages, seed)
+    todo = plan(pages, seed, mix, tex)
     _prepare(out, todo)
+    typeset_summary = typeset(out, todo, seed, workers=min(default_workers(), 8)) if tex > 0 else None
+    if typeset_summary and typeset_summary["engine"] != "latex":
+        print("no TeX installation: the formulas planned for LaTeX are drawn by mathtext")
     jobs = [(p, seed, str(out)) for p in todo]
     n = workers if workers is not None else (min(default_workers(), 8) if pages >= 12 else 1)
     wrap = (lambda it: progress(it, total=pages, desc="demo pages", unit="page")) if show_progress else iter
@@ -182,7 +273,11 @@ def generate(out_dir: str | os.PathLike, pages: int, seed: int = 0, workers: int
     write_text(out / "truth.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     counts = {"pages": {s: sum(p["split"] == s for p in todo) for s in SPLITS},
               "boxes": {s: sum(r["split"] == s for r in records) for s in SPLITS},
-              "yolo_pages": sum(p["format"] == "yolo" for p in todo)}
+              "yolo_pages": sum(p["format"] == "yolo" for p in todo),
+              "formulas": {k: sum(f.get("source", "exam") == k for p in todo for f in p["formulas"])
+                           for k in ("exam", "random", "fragment")}}
+    if typeset_summary:
+        counts["typeset"] = typeset_summary
     write_json(meta, {**params, "summary": counts})  # written last: its presence marks a complete set
     return {**counts, "workers": n, "seconds": round(time.perf_counter() - t0, 2), "out": str(out), "reused": False}
 

@@ -7,11 +7,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .fonts import text_font_path
-from .render import random_style, render_mask
+from .render import Style, random_style, render_mask
 
 PAGE_W, PAGE_H = 850, 1200  # about A4 at 100 dpi
 MARGIN = 48
-INKS = {"printed": [(20, 20, 24)], "handwritten": [(28, 45, 140), (20, 20, 26), (35, 35, 90), (60, 30, 120)]}
+INKS = {"printed": [(20, 20, 24)], "latex": [(20, 20, 24), (30, 30, 36)], "handwritten": [(28, 45, 140), (20, 20, 26), (35, 35, 90), (60, 30, 120)]}
 STEMS = ["Given the function", "Let the set", "In triangle ABC,", "The sequence satisfies", "Find the range of",
          "Prove that", "Simplify:", "Solve the inequality", "It is known that", "Calculate:", "Suppose that",
          "The vectors satisfy", "If the real number a satisfies", "Determine whether", "Evaluate the limit"]
@@ -25,8 +25,9 @@ class Formula:
     """One formula to place: its truth, look, and whether it must touch a page edge (`outside` boxes)."""
 
     latex: str
-    kind: str = "printed"
+    kind: str = "printed"    # printed | handwritten (mathtext) | latex (typeset by TeX beforehand: `image`)
     edge: bool = False
+    image: str | None = None  # the grey PNG TeX made of it (kind latex)
 
 
 def _font(size: int, serif: bool = True) -> ImageFont.FreeTypeFont:
@@ -83,7 +84,7 @@ def _layout(rng, masks, formulas, h, w):
     y, pos, rows, rules = top, [], [], []
     for m, f in zip(masks, formulas):
         budget = extra
-        if f.kind == "printed" and budget >= 30 and rng.random() < 0.75:
+        if f.kind != "handwritten" and budget >= 30 and rng.random() < 0.75:
             rows.append((int(y), _sentence(rng)))
             y, budget = y + 28, budget - 28
         fh, fw = m.shape
@@ -102,6 +103,18 @@ def _layout(rng, masks, formulas, h, w):
     return pos, rows, rules
 
 
+def _mask(f: Formula, rng: np.random.Generator) -> np.ndarray:
+    """Ink coverage of one formula: TeX's image, or mathtext in the formula's style."""
+    if f.image:
+        return (255.0 - np.asarray(Image.open(f.image).convert("L"), np.float32)) / 255.0
+    style = random_style(rng, f.kind)
+    try:
+        return render_mask(f.latex, rng, style)
+    except ValueError:  # a symbol the style's font lacks: the formula in Computer Modern
+        return render_mask(f.latex, rng, Style(style.kind, "cm", style.size, style.slant, style.jitter,
+                                               style.warp, style.weight, style.baseline_tilt))
+
+
 def _rotate_points(pts: np.ndarray, ang: float, c: np.ndarray) -> np.ndarray:
     r = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
     return (pts - c) @ r.T + c
@@ -111,7 +124,7 @@ def compose_page(formulas: list[Formula], rng: np.random.Generator, rgb: bool = 
                  ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Draw one page; returns the image (uint8, HxW or HxWx3) and each formula's ink box (x0, y0, x1, y1), 0-based."""
     w, h = PAGE_W + int(rng.integers(-20, 21)), PAGE_H + int(rng.integers(-20, 21))
-    masks = [render_mask(f.latex, rng, random_style(rng, f.kind)) for f in formulas]
+    masks = [_mask(f, rng) for f in formulas]
     room = (h - 160) / max(1, len(masks)) - 14
     masks = [_fit(m, w - 2 * MARGIN, max(24, int(room * 1.6))) for m in masks]
     total = sum(m.shape[0] + 14 for m in masks)
