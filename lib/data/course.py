@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import SPLITS
+from . import SPLITS, im2latex
 from .images import IMAGE_EXTS
 from .staging import Tally, link_or_copy, write_csv
 
 LAYOUT = ("expected <course_dir>/train/, dev/ and test/ holding images (.png/.jpg) with same-named .txt "
-          "OCR labels (test without labels)")
+          "OCR labels (test without labels), or im2latex's list layout (a formula list, *_filter.lst split lists "
+          "and an image folder)")
 MANIFEST_FIELDS = ["crop_id", "split", "source", "label"]
 
 
@@ -23,6 +24,12 @@ def check_layout(course_dir: str | Path) -> Path:
     d = Path(course_dir).expanduser()
     if not d.is_dir():
         raise LayoutError(f"{d}: no such folder; {LAYOUT}")
+    if im2latex.has_lists(d):
+        try:
+            im2latex.find_layout(d)
+        except im2latex.LayoutError as e:
+            raise LayoutError(str(e)) from None
+        return d
     missing = [s for s in SPLITS if not (d / s).is_dir()]
     if missing:
         raise LayoutError(f"{d}: missing {', '.join(s + '/' for s in missing)}; {LAYOUT}")
@@ -37,6 +44,8 @@ def check_layout(course_dir: str | Path) -> Path:
 def import_course(course_dir: str | Path, out: Path) -> dict:
     """Pass the files through into `out/{split}/` (linked or copied, bytes untouched) with a manifest."""
     d = check_layout(course_dir)
+    if im2latex.has_lists(d):  # the teaching assistant's data in im2latex's list form
+        return im2latex.export_lists(d, out)
     tally, rows = Tally(), []
     for split in SPLITS:
         (out / split).mkdir(parents=True, exist_ok=True)
@@ -60,4 +69,4 @@ def import_course(course_dir: str | Path, out: Path) -> dict:
             else:
                 tally.drop(split, "not_an_image", p.name)
     write_csv(out / "manifest.csv", rows, MANIFEST_FIELDS)
-    return {"splits": tally.as_dict()}
+    return {"splits": tally.as_dict(), "layout": "folders"}

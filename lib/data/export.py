@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..run import records
 from ..run.parallel import parallel_map, pool_workers
-from . import SPLITS, course, crohme
+from . import SPLITS, course, crohme, im2latex
 from . import annotations as ann
 from .staging import Tally, link_or_copy, staged_dir, write_csv
 
@@ -113,18 +113,21 @@ def export_params(source: str, profile, seed: int, where: Path | None, crohme_te
         params.update(dir=str(where), train=profile.crohme_train, test=profile.crohme_test,
                       test_set=str(crohme_test), dev_fraction=profile.dev_fraction,
                       symbol_height=profile.crohme_symbol_height, split_by="formula")
+    elif source == "im2latex":
+        params.update(dir=str(where), train=profile.im2latex_train, test=profile.im2latex_test)
     else:
         params.update(dir=str(where))
     return params
 
 
 def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", force: bool = False,
-               crohme_test: str | int = "2014") -> dict:
+               crohme_test: str | int = "2014", im2latex_dir: str | Path = "") -> dict:
     """Step 01 for `ctx.data`: writes interim/<source>/<key>/ (crops, labels, manifest.csv, export_report.json).
 
     crohme: `crohme_dir`, else $IM2LATEX_CROHME_DIR, else <data>/raw/crohme (`python -m lib.crohme fetch`),
     else <repo>/../shared/data/crohme; `crohme_test` picks the 2014 or 2016 test set. course: `course_dir`,
-    else $IM2LATEX_COURSE_DIR. An interim folder made with the same parameters is reused unless `force`.
+    else $IM2LATEX_COURSE_DIR. im2latex: `im2latex_dir`, else $IM2LATEX_IM2LATEX_DIR, else <data>/raw/im2latex
+    (`python -m lib.im2latex fetch`). An interim folder made with the same parameters is reused unless `force`.
     """
     t0 = time.monotonic()
     out_dir, prof, src = ctx.interim_dir(), ctx.profile, ctx.data
@@ -134,6 +137,8 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
         where = crohme.find_dir(crohme_dir, ctx.home, ctx.root, crohme_test)
     elif src == "course":
         where = course.check_layout(course_dir).resolve()
+    elif src == "im2latex":
+        where = im2latex.find_dir(im2latex_dir, ctx.home)
     params = export_params(src, prof, ctx.seed, where, str(crohme_test))
     generated = (ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed, prof.demo_mix, prof.demo_tex)
                  if src == "demo" else False)
@@ -150,6 +155,10 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
         elif src == "crohme":
             body = crohme.export_crohme(where, tmp, prof.crohme_train, prof.crohme_test, prof.dev_fraction,
                                         ctx.seed, workers, crohme_test, prof.crohme_symbol_height)
+        elif src == "im2latex":
+            n = prof.im2latex_train
+            body = im2latex.export_lists(where, tmp, {"train": n, "dev": None if n is None else max(1, n // 10),
+                                                      "test": prof.im2latex_test})
         else:
             body = course.import_course(where, tmp)
         report = {"source": src, "params": params, **body, "seconds": round(time.monotonic() - t0, 1)}

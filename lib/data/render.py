@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from .im2latex import read_formulas
+
 TEX_PACKAGES = "Debian/Ubuntu/Colab: apt-get install texlive-latex-base texlive-fonts-recommended poppler-utils"
 FONTS = {"cm": "", "times": "\\usepackage{mathptmx}"}  # Computer Modern; a Times-like font (psnfss)
 CHUNK = 64            # formulas per pdflatex run
@@ -243,13 +245,6 @@ def render(formulas: Sequence[str], engine: str = "auto", styles: Sequence[TexSt
         return (*render_tex(formulas, styles, workers), engine)
     st = styles if isinstance(styles, TexStyle) else IM2LATEX_STYLE
     return (*render_mathtext(formulas, size=st.size * st.dpi / 72), engine)
-
-
-def read_formulas(path: str | Path) -> list[str]:
-    """One formula per line (im2latex's `formulas.lst` read with newline="\\n": a formula may hold a carriage
-    return, which is white space to TeX)."""
-    with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
-        return [line.rstrip("\n").replace("\r", " ").strip() for line in f]
 
 
 def render_folder(formulas: Sequence[str], out: str | Path, engine: str = "auto",

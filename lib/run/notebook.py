@@ -19,7 +19,7 @@ from .profiles import Profile, get_profile
 
 HOME_ENV = "IM2LATEX_HOME"      # where data/ and outputs/ live (default: the repository)
 RUN_ENV = "IM2LATEX_RUN"        # default run name when the notebook's `run` parameter is empty
-SOURCES = ("demo", "crohme", "course")
+SOURCES = ("demo", "crohme", "course", "im2latex")
 AUTODL_TMP = Path("/root/autodl-tmp")
 DRIVE_HOME = Path("/content/drive/MyDrive/im2latex")
 # import name -> pip name; torch/torchvision are never installed here (Colab has them; never pin them)
@@ -66,7 +66,7 @@ def default_home(root: Path, drive: bool = False) -> Path:
 
 
 # the profile settings that make a data set (steps 01-02); a processed set is named for them (`data_key`)
-DATA_SETTINGS = ("demo_pages", "demo_mix", "demo_tex", "crohme_train", "crohme_test", "dev_fraction", "crohme_symbol_height", "max_tokens",
+DATA_SETTINGS = ("demo_pages", "demo_mix", "demo_tex", "crohme_train", "crohme_test", "dev_fraction", "crohme_symbol_height", "im2latex_train", "im2latex_test", "max_tokens",
                  "buckets")
 
 

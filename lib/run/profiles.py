@@ -99,6 +99,8 @@ class Profile:
     pretrain_minutes: float = 0.0  # the first minutes of a training run spent on the demo set (lib/training/pretrain.py)
     # the demo set's formulas (lib/data/synth/broad.py): weights of exam-grammar formulas, random formulas over the
     # whole vocabulary and the fragments/items of real exam labels; and the share typeset by LaTeX (when installed)
+    im2latex_train: int | None = None  # the `im2latex` source: the first N lines of the train list (None: all)
+    im2latex_test: int | None = None   # ... and of the test list (dev: of the validate list, a tenth of N)
     demo_mix: dict = field(default_factory=lambda: {"exam": 1.0})
     demo_tex: float = 0.0
 
@@ -156,7 +158,7 @@ _PROFILES: dict[str, Profile] = {
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, ablation_val_limit=4,
         schedule="cosine", warmup_steps=10, extra={"m1_feed": False},
-        demo_mix=BROAD_MIX, demo_tex=0.3,
+        demo_mix=BROAD_MIX, demo_tex=0.3, im2latex_train=120, im2latex_test=30,
         # the cpu recipe's path on CROHME: model 2 starts on the (4-page) demo set
         per_data={"crohme": dict(pretrain_minutes=0.3, per_model={"model1": {"pretrain_minutes": 0.0}})},
     ),
@@ -181,6 +183,8 @@ _PROFILES: dict[str, Profile] = {
         # formulas from the exam grammar, the rest random formulas over the whole vocabulary and the fragments of
         # real exam labels; a third typeset by real LaTeX when it is installed
         demo_mix=BROAD_MIX, demo_tex=0.3,
+        # im2latex-100k: the first 12,000 training formulas (cleaned in a few minutes on 2 cores), 1,000 test
+        im2latex_train=12000, im2latex_test=1000,
         # the hour: 01+02 ~7 min (2000 pages), model 1 14, model 2 20, 7 ablation arms ~1.5 each, 06 ~6.
         # Model 1 reads only after ~2,500 optimiser steps whatever the lever (docs/learning.md, "Before it reads"), so
         # its recipe is the one that makes steps cheap: no input feeding (m1_feed=False: the decoder's LSTM over the

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .broad import MIX_KINDS
 from .dataset import SPLITS, generate
 
 
@@ -23,12 +24,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, metavar="W",
                     help="processes (default: all cores from 12 pages on; output does not depend on it)")
     ap.add_argument("--reuse", action="store_true", help="keep an existing complete set with the same parameters")
+    ap.add_argument("--mix", default="exam=1", metavar="KIND=W,...",
+                    help="weights of exam, random and fragment formulas (the profiles': exam=0.5,random=0.35,"
+                         "fragment=0.15; default exam=1: the exam grammar alone)")
+    ap.add_argument("--tex", type=float, default=0.0, metavar="SHARE",
+                    help="share of the formulas typeset by real LaTeX (mathtext when TeX is not installed)")
     a = ap.parse_args(argv)
-    s = generate(a.out, a.pages, a.seed, workers=a.workers, reuse=a.reuse, show_progress=sys.stderr.isatty())
+    mix = {k: float(v) for k, v in (part.split("=") for part in a.mix.split(","))}
+    unknown = set(mix) - set(MIX_KINDS)
+    if unknown:
+        ap.error(f"--mix: unknown kind {sorted(unknown)[0]!r} (choose from {', '.join(MIX_KINDS)})")
+    s = generate(a.out, a.pages, a.seed, workers=a.workers, reuse=a.reuse, show_progress=sys.stderr.isatty(),
+                 mix=mix, tex=a.tex)
     pages = " / ".join(f"{k} {s['pages'][k]}" for k in SPLITS)
     boxes = " / ".join(f"{k} {s['boxes'][k]}" for k in SPLITS)
     note = " (reused)" if s["reused"] else f", {s['workers']} worker(s)"
-    print(f"demo set: {sum(s['pages'].values())} pages ({pages}), boxes {boxes}, "
+    kinds = ", ".join(f"{k} {n}" for k, n in s.get("formulas", {}).items() if n)
+    tex = s.get("typeset")
+    tex = f", {tex['typeset']} of {tex['planned']} typeset by {tex['engine']}" if tex else ""
+    print(f"demo set: {sum(s['pages'].values())} pages ({pages}), boxes {boxes} (formulas: {kinds}{tex}), "
           f"{s['yolo_pages']} YOLO page(s), {s['seconds']:.1f} s{note} -> {s['out']}")
     return 0
 
