@@ -30,7 +30,7 @@ import torch
 
 from ..data.dataset import load_split
 from ..data.demo_set import prepare_demo
-from ..data.synth.dataset import mix_tag
+from ..data.synth.dataset import formula_kinds, mix_tag
 from ..run.notebook import default_home, repo_root
 from ..run.profiles import get_profile
 from ..run.series import parse_parameter
@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     out = home / "outputs" / "bench-learn" / f"{a.model}-{profile.name}-p{pages}-s{a.seed}{tag}"
     result, res = train_from_scratch(a, profile, processed, out)
     dev = dev_scores(result.best_path, processed, batch_size=profile.batch_size, max_len=profile.decode_limit,
-                     max_pixels=profile.batch_pixels)
+                     max_pixels=profile.batch_pixels, groups=formula_kinds(processed.parent / "raw"))
     res = {"model": a.model, "profile": profile.name, "pages": pages, "seed": a.seed, "data_seed": data_seed,
            "changes": changes,
            "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
            "edit_score": round(dev["edit_score"], 2), "bleu4": round(dev["bleu4"], 2), "dev_formulas": dev["n"],
-           **res, "minutes_to_em": minutes_to(result.history)}
+           "dev_by_kind": dev["by_group"], **res, "minutes_to_em": minutes_to(result.history)}
     unseen = score_unseen(result.best_path, home) if not a.no_unseen else {"skipped": "--no-unseen"}
     res.update({k: v for k, v in unseen.items() if k != "unseen_examples"} if "skipped" not in unseen
                else {"unseen_exact": None, "unseen_le2": None, "unseen_skipped": unseen["skipped"]})
@@ -117,12 +117,14 @@ def main(argv: list[str] | None = None) -> int:
           f"formulas, {res['minutes']} min, {res['steps']} steps, {res['images_per_s']} images/s, "
           f"{torch.get_num_threads()} threads")
     print(f"dev ({res['dev_formulas']} formulas, greedy, best.pt): exact match {res['exact_match']:.1f}, "
-          f"edit score {res['edit_score']:.1f}, BLEU-4 {res['bleu4']:.1f}, course score {res['course_score']:.1f}")
+          f"edit score {res['edit_score']:.1f}, BLEU-4 {res['bleu4']:.1f}, course score {res['course_score']:.1f}; "
+          "exact match by kind: " + ", ".join(f"{k} {v['exact_match']:.1f} ({v['n']})" for k, v in dev["by_group"].items()))
     if "unseen_skipped" in res:
         print(f"unseen formulas: skipped ({res['unseen_skipped']})")
     else:
         print(f"unseen ({res['unseen_n']} arXiv formulas of {res['unseen_source']} typeset by LaTeX, within the "
-              f"vocabulary, <= 40 tokens; greedy): exact {res['unseen_exact']:.1f}, <= 2 edits {res['unseen_le2']:.1f}")
+              f"vocabulary, <= 40 tokens; greedy): exact {res['unseen_exact']:.1f}, <= 2 edits {res['unseen_le2']:.1f}, "
+              f"edit score {res['unseen_edit_score']:.1f}")
         for ref, hyp in unseen["unseen_examples"]:
             print(f"  truth: {ref}\n  read:  {hyp}")
     return finish(a, res, "validation exact match", res["minutes_to_em"])

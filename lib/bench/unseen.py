@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.latex import LatexError, is_multiline, normalize
 from ..data.render import IM2LATEX_STYLE, read_formulas, render_folder, tex_available
-from ..evaluation.metrics import exprate
+from ..evaluation.metrics import edit_score, exprate
 from ..inference.predict import predict_paths
 from ..models.checkpoint import load_model
 from ..run.notebook import default_home, repo_root
@@ -95,6 +95,7 @@ def score_unseen(checkpoint: str | Path, home: Path | None = None, n: int = N_FO
                          buckets=ckpt.preprocess.buckets, scale=ckpt.preprocess.ink_scale)
     hyps = [h.split() if h != "-" else [] for h in hyps]
     return {"unseen_exact": round(exprate(data["refs"], hyps), 2), "unseen_le2": round(exprate(data["refs"], hyps, 2), 2),
+            "unseen_edit_score": round(edit_score(data["refs"], hyps), 2),
             "unseen_n": data["n"], "unseen_pool": data["pool"], "unseen_source": Path(data["source"]).name,
             "unseen_examples": [[" ".join(r), " ".join(h)] for r, h in list(zip(data["refs"], hyps))[:3]]}
 
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{res['unseen_n']} formulas of {res['unseen_source']} ({res['unseen_pool']} within the vocabulary and "
               f"<= {MAX_TOKENS} tokens), typeset by LaTeX: exact {res['unseen_exact']:.1f} %, "
-              f"<= 2 edits {res['unseen_le2']:.1f} %")
+              f"<= 2 edits {res['unseen_le2']:.1f} %, edit score {res['unseen_edit_score']:.1f}")
         for ref, hyp in res["unseen_examples"]:
             print(f"  truth: {ref}\n  read:  {hyp}")
     if a.json:

@@ -60,12 +60,14 @@ def validate(model: Im2SeqModel, loader, prec: Precision, max_len: int = 150, li
 
 
 def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, limit: int | None = None,
-               batch_size: int = 32, max_len: int = 152, max_pixels: int | None = None) -> dict:
+               batch_size: int = 32, max_len: int = 152, max_pixels: int | None = None,
+               groups: dict[str, str] | None = None) -> dict:
     """Course metrics (lib.evaluation.metrics.score) of a checkpoint's greedy decoding of the dev split (first `limit`).
 
     Decoding is the training loop's validation (lib.training.validation.validate), which stops 10 tokens past the
     reference length: that only shortens hypotheses that are wrong already, and spares untrained arms
-    from decoding to `max_len`.
+    from decoding to `max_len`. `groups` ({image name: group}) adds each group's exact match and count
+    (`by_group`: the demo set's exam, random and fragment formulas, say).
     """
     prec = choose(device)
     model, vocab, _ = load_model(checkpoint, prec.device)
@@ -74,5 +76,12 @@ def dev_scores(checkpoint: str | Path, processed_dir: str | Path, device=None, l
     out = validate(model, loader, prec, max_len=max_len, return_predictions=True)
     refs = dict(ds.samples)  # the reference tokens themselves (ids would turn unknown tokens into <UNK>)
     preds = sorted(out["predictions"])
-    return {**score([refs[name] for name, _, _ in preds], [vocab.decode(hyp) for _, hyp, _ in preds]),
-            "val_loss": out["val_loss"]}
+    res = {**score([refs[name] for name, _, _ in preds], [vocab.decode(hyp) for _, hyp, _ in preds]),
+           "val_loss": out["val_loss"]}
+    if groups:
+        by: dict[str, list[bool]] = {}
+        for name, hyp, _ in preds:
+            by.setdefault(groups.get(name, "other"), []).append(vocab.decode(hyp) == refs[name])
+        res["by_group"] = {g: {"n": len(v), "exact_match": round(100.0 * sum(v) / len(v), 2)}
+                           for g, v in sorted(by.items())}
+    return res

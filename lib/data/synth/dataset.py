@@ -286,3 +286,8 @@ def read_truth(out_dir: str | os.PathLike) -> list[dict]:
     """The records of `truth.jsonl` (one per box, in page then box order)."""
     lines = (Path(out_dir) / "truth.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def formula_kinds(out_dir: str | os.PathLike) -> dict[str, str]:
+    """{crop image name: exam | random | fragment} of a demo set (the crop ids steps 01-02 give its boxes)."""
+    return {f"{r['page']}_{r['k']:02d}.png": r.get("source", "exam") for r in read_truth(out_dir)}
