@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from lib.data.dataset import BucketBatchSampler, FormulaDataset, collate, load_vocab
 from lib.data.vocab import PAD_ID
+from lib.models import checkpoint
 from lib.run.distributed import World, timeout_s
 from lib.run.profiles import get_profile
 from lib.training.loop import prepare
@@ -185,13 +186,18 @@ def test_a_killed_rank_ends_the_run_and_the_command_resumes_it(data, tmp_path):
     assert proc.returncode != 0, out[-3000:]
     assert time.monotonic() - t0 < 60  # ended, well within the collective timeout plus start-up
     assert (run_dir / "last.pt").exists()
+    # the kill lands after 1 to ~10 epochs (an epoch takes ~0.05 s): resume for one epoch more than last.pt holds
+    done = checkpoint.load(run_dir / "last.pt", "cpu").train_state["epoch"]
+    assert done >= 1
     # the same command resumes it, here on one process (`python -m lib.train`)
     again = subprocess.run([sys.executable, "-m", "lib.train", "--model", "model2", "--data", "demo", "--profile",
-                            "smoke", "--run-name", "ddp", "-p", "epochs=3", "-p", "max_minutes=inf"], cwd=ROOT,
-                           env=env(tmp_path), capture_output=True, text=True, timeout=300)
+                            "smoke", "--run-name", "ddp", "-p", f"epochs={done + 1}", "-p", "max_minutes=inf"],
+                           cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming from" in again.stdout and "written by 2 processes, now 1" in again.stdout
-    assert len((run_dir / "log_epochs.csv").read_text().strip().splitlines()) == 4  # header + epochs 1-3
+    assert f"epoch {done + 1}:" in again.stdout  # it trained the one epoch left
+    rows = (run_dir / "log_epochs.csv").read_text().strip().splitlines()
+    assert len(rows) == done + 2  # header + every epoch once: those before the kill (trimmed to last.pt) + one
 
 
 def test_the_command_line_refuses_a_misspelt_parameter_and_builds_torchruns_line(tmp_path, monkeypatch):

@@ -114,16 +114,22 @@ def test_learning_benchmark_prints_its_figures(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setenv("IM2LATEX_HOME", str(tmp_path))
     assert main(["learn", "--profile", "smoke", "--pages", "4", "--minutes", "0.15", "--threads", "1",
-                 "--json"]) == 0
+                 "--unseen", "12", "--json"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     keys = {"exact_match", "course_score", "edit_score", "bleu4", "minutes", "steps", "images_per_s",
             "train_formulas", "minutes_to_em"}
     assert keys <= set(res) and set(res["minutes_to_em"]) == {"10", "25", "50"}
     assert 0 <= res["exact_match"] <= 100 and res["steps"] > 0 and res["train_formulas"] > 0
     assert 0 < res["minutes"] < 2 and res["images_per_s"] > 0
-    data = tmp_path / "data" / "bench" / "demo-p4-s0" / "processed"
+    assert sum(v["n"] for v in res["dev_by_kind"].values()) == res["dev_formulas"]
+    if res["unseen_exact"] is None:  # no formula list or no TeX: said, not hidden
+        assert res["unseen_skipped"]
+    else:
+        assert res["unseen_n"] == 12 and res["unseen_exact"] <= res["unseen_le2"] <= 100
+    data = next((tmp_path / "data" / "bench").glob("demo-p4-s0*")) / "processed"
     stamp = (data / "bench.json").stat().st_mtime
-    assert main(["learn", "--profile", "smoke", "--pages", "4", "--minutes", "0.05", "--threads", "1"]) == 0
+    assert main(["learn", "--profile", "smoke", "--pages", "4", "--minutes", "0.05", "--threads", "1",
+                 "--no-unseen"]) == 0
     assert (data / "bench.json").stat().st_mtime == stamp  # the demo set is reused, not made again
 
 

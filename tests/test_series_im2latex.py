@@ -45,4 +45,4 @@ def test_the_series_runs_on_im2latex_lists(tmp_path):
     lines = (run / "submission" / "result.txt").read_text(encoding="utf-8").splitlines()
     assert len(lines) == cleaning["splits"]["test"]["kept"] == metrics["result_lines"]["lines"] > 0
     test = metrics["submitted"]["test_metrics"]  # scored: the test formulas came as the answer key
-    assert 0.0 <= test["exact_match"] <= 100.0 and test["n"] == len(lines)
+    assert 0.0 <= test["exact_match"] <= 100.0 and 0 < test["n"] <= len(lines)  # those with a whitelisted answer

@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="cpu", help="the recipe (default cpu: the one make series runs)")
     ap.add_argument("--set", dest="changes", action="append", default=[], metavar="NAME=VALUE",
                     help="change one knob of the recipe, e.g. --set lr=1e-3 --set m2_width=64 (a lever to measure)")
+    ap.add_argument("--unseen", type=int, default=400, metavar="N", help="demo: how many unseen formulas (400)")
     ap.add_argument("--no-unseen", action="store_true",
                     help="demo: skip the unseen formulas (arXiv formulas typeset by LaTeX: lib/bench/unseen.py)")
     ap.add_argument("--json", action="store_true")
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
            "exact_match": round(dev["exact_match"], 2), "course_score": round(dev["course_score"], 2),
            "edit_score": round(dev["edit_score"], 2), "bleu4": round(dev["bleu4"], 2), "dev_formulas": dev["n"],
            "dev_by_kind": dev["by_group"], **res, "minutes_to_em": minutes_to(result.history)}
-    unseen = score_unseen(result.best_path, home) if not a.no_unseen else {"skipped": "--no-unseen"}
+    unseen = score_unseen(result.best_path, home, n=a.unseen) if not a.no_unseen else {"skipped": "--no-unseen"}
     res.update({k: v for k, v in unseen.items() if k != "unseen_examples"} if "skipped" not in unseen
                else {"unseen_exact": None, "unseen_le2": None, "unseen_skipped": unseen["skipped"]})
     print(f"{a.model}, {profile.name} recipe, {pages} demo pages (data seed {data_seed}, training seed {a.seed}): "

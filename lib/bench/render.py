@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     if source is not None:
         formulas, where = [f for f in read_formulas(source) if f][:a.n], source.name
     else:
-        from ..data.synth.broad import random_formula
+        from ..data.synth.broad import random_formula  # lazy: matplotlib's fonts, only without a formula list
 
         rng = np.random.default_rng(0)
         formulas, where = [random_formula(rng, matrices=True) for _ in range(a.n)], "random formulas"

@@ -23,7 +23,7 @@ def ensure_demo(raw_dir: Path, pages: int, seed: int, mix: dict | None = None, t
     """Generate the demo set with lib.data.synth when missing or made with other pages/seed/version/mix (or a
     LaTeX share typeset without TeX, now that TeX is here); True if generated."""
     from . import synth  # lazy: the generator loads matplotlib's fonts, which only the demo source needs
-    from .synth.dataset import mix_params
+    from .synth.dataset import mix_params  # lazy: as above
 
     info = raw_dir / "synth.json"
     if info.exists():

@@ -30,6 +30,7 @@ import numpy as np
 from ..run import atomic
 from .crohme_fetch import FetchError, download
 from .im2latex import FORMULA_LISTS, SPLIT_LISTS, find_layout, has_lists, read_formulas, read_split_list
+from .render import IM2LATEX_STYLE, render_folder
 from .staging import staged_dir
 
 BASE_URL = "https://im2markup.yuntiandeng.com/data/"  # the processed im2latex-100k (Deng et al.)
@@ -127,8 +128,6 @@ def render_dataset(dest: str | Path, formulas_file: str | Path | None = None, li
                    seed: int = 0, workers: int = 2, engine: str = "latex") -> dict:
     """Typeset the dataset's images with LaTeX into `dest` (all or nothing): from its own lists when present,
     else from `formulas_file` split 80/10/10; the render report."""
-    from .render import IM2LATEX_STYLE, render_folder
-
     dest = Path(dest).expanduser().resolve()
     own = has_lists(dest)
     src = next((dest / n for n in FORMULA_LISTS if (dest / n).is_file()), None) if own else None
@@ -168,7 +167,7 @@ def render_dataset(dest: str | Path, formulas_file: str | Path | None = None, li
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..run.notebook import default_home, repo_root
+    from ..run.notebook import default_home, repo_root  # lazy: torch, which fetching does not need
 
     ap = argparse.ArgumentParser(prog="python -m lib.im2latex", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)

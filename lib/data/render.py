@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from ..run import atomic
 from .im2latex import read_formulas
 
 TEX_PACKAGES = "Debian/Ubuntu/Colab: apt-get install texlive-latex-base texlive-fonts-recommended poppler-utils"
@@ -252,10 +254,6 @@ def render_folder(formulas: Sequence[str], out: str | Path, engine: str = "auto"
                   names: Sequence[str] | None = None) -> dict:
     """Write `out/<name>.png` and `out/<name>.txt` (the formula) for each formula that typesets, and
     `out/render_report.json` counting every one that failed with its reason; returns the report."""
-    import time
-
-    from ..run import atomic
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(names) if names is not None else [f"{i:06d}" for i in range(len(formulas))]

@@ -158,7 +158,7 @@ _PROFILES: dict[str, Profile] = {
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, ablation_val_limit=4,
         schedule="cosine", warmup_steps=10, extra={"m1_feed": False},
-        demo_mix=BROAD_MIX, demo_tex=0.3, im2latex_train=120, im2latex_test=30,
+        demo_tex=0.3, im2latex_train=120, im2latex_test=30,  # exam grammar only: 20 steps
         # the cpu recipe's path on CROHME: model 2 starts on the (4-page) demo set
         per_data={"crohme": dict(pretrain_minutes=0.3, per_model={"model1": {"pretrain_minutes": 0.0}})},
     ),

@@ -15,6 +15,7 @@ from ...run.atomic import write_json, write_text
 from ...run.parallel import default_workers
 from ...run.progress import progress
 from .. import SPLITS
+from ..render import check_formula, random_tex_style, render_tex, tex_available
 from .defects import BOX_DEFECTS, CLASS_NAME, LABEL_DEFECTS, annotate_box, label_bytes, voc_xml, yolo_txt
 from .broad import sample_mixed
 from .grammar import sample_formula
@@ -173,7 +174,6 @@ def typeset(out: Path, pages: list[dict], seed: int, workers: int = 2) -> dict:
     """Typeset the formulas planned as `latex` with TeX into `out/tex/` (their images go on the pages); one
     that TeX cannot set is drawn by mathtext instead (an exam formula in its place where mathtext cannot
     either) and counted with its reason. Without TeX every one is drawn by mathtext, and that is said."""
-    from ..render import check_formula, random_tex_style, render_tex, tex_available
     todo = [f for p in pages for f in p["formulas"] if f["kind"] == "latex"]
     summary = {"planned": len(todo), "typeset": 0, "engine": "latex" if tex_available() else "mathtext",
                "failed": {}}
@@ -219,7 +219,6 @@ def _prepare(out: Path, pages: list[dict]) -> None:
 
 def mix_params(mix: dict | None, tex: float) -> dict:
     """What a demo set's formulas depend on beside pages and seed (empty for the exam grammar alone)."""
-    from ..render import tex_available
 
     out = {}
     if mix and dict(mix) != EXAM_ONLY:
