@@ -101,6 +101,15 @@ def test_install_missing_lists_only_missing(monkeypatch):
     assert "torch" not in setup.NEEDED.values()
 
 
+def test_colab_gets_latex_only_when_it_is_missing(monkeypatch):
+    ran = []
+    monkeypatch.setattr(setup.shutil, "which", lambda name: None)
+    assert setup.install_tex(run=ran.append) is True
+    assert ran[-1][:4] == ["apt-get", "-qq", "install", "-y"] and "poppler-utils" in ran[-1]
+    monkeypatch.setattr(setup.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert setup.install_tex(run=ran.append) is False and len(ran) == 2
+
+
 def test_data_sets_are_keyed_by_what_made_them(tmp_path, monkeypatch):
     """A smoke run, another seed or a changed data setting never lands in the cpu run's processed folder."""
     from lib.run.notebook import data_key

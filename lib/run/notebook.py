@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -51,6 +52,20 @@ def install_missing(needed: dict[str, str] = NEEDED) -> list[str]:
     return missing
 
 
+TEX_APT = ("texlive-latex-base", "texlive-fonts-recommended", "poppler-utils")
+
+
+def install_tex(run=subprocess.check_call) -> bool:
+    """On Colab: apt-get the LaTeX the renderer uses (pdflatex, pdftoppm) when it is missing (about a minute);
+    True when something was installed. Elsewhere the README's one apt-get line does it."""
+    if shutil.which("pdflatex") and shutil.which("pdftoppm"):
+        return False
+    print("installing LaTeX for the renderer (about a minute):", " ".join(TEX_APT), flush=True)
+    run(["apt-get", "-qq", "update"])
+    run(["apt-get", "-qq", "install", "-y", *TEX_APT])
+    return True
+
+
 def default_home(root: Path, drive: bool = False) -> Path:
     """$IM2LATEX_HOME, else Drive (Colab, when asked), else /root/autodl-tmp (AutoDL), else the repo."""
     if os.environ.get(HOME_ENV):
@@ -66,8 +81,8 @@ def default_home(root: Path, drive: bool = False) -> Path:
 
 
 # the profile settings that make a data set (steps 01-02); a processed set is named for them (`data_key`)
-DATA_SETTINGS = ("demo_pages", "demo_mix", "demo_tex", "crohme_train", "crohme_test", "dev_fraction", "crohme_symbol_height", "im2latex_train", "im2latex_test", "max_tokens",
-                 "buckets")
+DATA_SETTINGS = ("demo_pages", "demo_mix", "demo_tex", "crohme_train", "crohme_test", "dev_fraction",
+                 "crohme_symbol_height", "im2latex_train", "im2latex_test", "max_tokens", "buckets")
 
 
 def data_key(profile: Profile, source: str, seed: int) -> str:
@@ -158,6 +173,7 @@ def start(step: str, profile: str = "auto", data: str = "demo", run: str = "", s
     root = Path(root).resolve() if root else repo_root()
     if in_colab():
         install_missing()
+        install_tex()
     prof = get_profile(profile).for_data(data)
     run = run or os.environ.get(RUN_ENV, "") or f"{prof.name}-{data}"
     home = default_home(root, drive=drive)
