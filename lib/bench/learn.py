@@ -38,7 +38,7 @@ from ..training.loop import train_model
 from ..training.pretrain import train_with_pretraining
 from ..training.validation import dev_scores
 from . import handwriting
-from .unseen import score_unseen
+from .unseen import describe, score_unseen
 
 THRESHOLDS = (10, 25, 50)
 
@@ -119,15 +119,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads()} threads")
     print(f"dev ({res['dev_formulas']} formulas, greedy, best.pt): exact match {res['exact_match']:.1f}, "
           f"edit score {res['edit_score']:.1f}, BLEU-4 {res['bleu4']:.1f}, course score {res['course_score']:.1f}; "
-          "exact match by kind: " + ", ".join(f"{k} {v['exact_match']:.1f} ({v['n']})" for k, v in dev["by_group"].items()))
-    if "unseen_skipped" in res:
-        print(f"unseen formulas: skipped ({res['unseen_skipped']})")
-    else:
-        print(f"unseen ({res['unseen_n']} arXiv formulas of {res['unseen_source']} typeset by LaTeX, within the "
-              f"vocabulary, <= 40 tokens; greedy): exact {res['unseen_exact']:.1f}, <= 2 edits {res['unseen_le2']:.1f}, "
-              f"edit score {res['unseen_edit_score']:.1f}")
-        for ref, hyp in unseen["unseen_examples"]:
-            print(f"  truth: {ref}\n  read:  {hyp}")
+          "exact match by kind: " + ", ".join(f"{k} {v['exact_match']:.1f} ({v['n']})"
+                                              for k, v in dev["by_group"].items()))
+    print("\n".join(describe(unseen)))
     return finish(a, res, "validation exact match", res["minutes_to_em"])
 
 

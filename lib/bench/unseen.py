@@ -100,6 +100,18 @@ def score_unseen(checkpoint: str | Path, home: Path | None = None, n: int = N_FO
             "unseen_examples": [[" ".join(r), " ".join(h)] for r, h in list(zip(data["refs"], hyps))[:3]]}
 
 
+def describe(res: dict) -> list[str]:
+    """The lines that report a `score_unseen` result (or why it was skipped), examples included."""
+    if "skipped" in res:
+        return [f"unseen formulas: skipped ({res['skipped']})"]
+    lines = [f"unseen: {res['unseen_n']} arXiv formulas of {res['unseen_source']} typeset by LaTeX ({res['unseen_pool']} "
+             f"within the vocabulary, one line, <= {MAX_TOKENS} tokens): exact {res['unseen_exact']:.1f} %, "
+             f"<= 2 edits {res['unseen_le2']:.1f} %, edit score {res['unseen_edit_score']:.1f}"]
+    for ref, hyp in res["unseen_examples"]:
+        lines += [f"  truth: {ref}", f"  read:  {hyp}"]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib.bench unseen", description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", required=True)
@@ -108,14 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     res = score_unseen(a.checkpoint, n=a.n, beam=a.beam)
-    if "skipped" in res:
-        print(f"unseen formulas skipped: {res['skipped']}")
-    else:
-        print(f"{res['unseen_n']} formulas of {res['unseen_source']} ({res['unseen_pool']} within the vocabulary and "
-              f"<= {MAX_TOKENS} tokens), typeset by LaTeX: exact {res['unseen_exact']:.1f} %, "
-              f"<= 2 edits {res['unseen_le2']:.1f} %, edit score {res['unseen_edit_score']:.1f}")
-        for ref, hyp in res["unseen_examples"]:
-            print(f"  truth: {ref}\n  read:  {hyp}")
+    print("\n".join(describe(res)))
     if a.json:
         print(json.dumps(res))
     return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..latex_tables import ARITY
-from .expressions import pick
+from .expressions import braced, pick
 from .grammar import sample_formula
 
 LOWER = list("abcdefghijklmnopqrstuvwxyz")
@@ -55,10 +55,6 @@ def _number(rng: np.random.Generator) -> str:
     return s + f" . {pick(rng, DIGITS)}" if rng.random() < 0.1 else s
 
 
-def _braced(s: str) -> str:
-    return "{ " + s + " }"
-
-
 def _script(rng: np.random.Generator, depth: int) -> str:
     """A short sub- or superscript: a letter, a number, a sign and a letter, or a small expression."""
     r = rng.random()
@@ -79,18 +75,18 @@ def _atom(rng: np.random.Generator, depth: int) -> str:
     if r < 0.42:
         base = _letter(rng) if rng.random() < 0.8 else _number(rng)
         if rng.random() < 0.12:
-            base = f"{pick(rng, ACCENTS)} {_braced(base)}"
+            base = f"{pick(rng, ACCENTS)} {braced(base)}"
         elif rng.random() < 0.08:
             font = pick(rng, FONTS)
             letters = UPPER if font in (r"\mathcal", r"\mathbb") else LOWER + UPPER
-            base = f"{font} {_braced(' '.join(pick(rng, letters) for _ in range(int(rng.integers(1, 3)))))}"
+            base = f"{font} {braced(' '.join(pick(rng, letters) for _ in range(int(rng.integers(1, 3)))))}"
     elif r < 0.55:
         base = _number(rng)
     elif r < 0.66:
-        return rf"\frac {_braced(_expr(rng, depth + 1, 1, 4))} {_braced(_expr(rng, depth + 1, 1, 4))}"
+        return rf"\frac {braced(_expr(rng, depth + 1, 1, 4))} {braced(_expr(rng, depth + 1, 1, 4))}"
     elif r < 0.72:
         idx = f"[ {pick(rng, ['3', 'n', '4'])} ] " if rng.random() < 0.2 else ""
-        return rf"\sqrt {idx}{_braced(_expr(rng, depth + 1, 1, 4))}"
+        return rf"\sqrt {idx}{braced(_expr(rng, depth + 1, 1, 4))}"
     elif r < 0.84:
         left, right = pick(rng, BRACKETS)
         base = f"{left} {_expr(rng, depth + 1, 1, 4)} {right}"
@@ -99,27 +95,27 @@ def _atom(rng: np.random.Generator, depth: int) -> str:
         arg = f"( {_expr(rng, depth + 1, 1, 3)} )" if rng.random() < 0.5 else _letter(rng)
         if f in LIMITS and rng.random() < 0.7:
             to = pick(rng, ["0", INF, _letter(rng)])
-            f = f"{f} _ {_braced(f'{_letter(rng)} {ARROW} {to}')}"
+            f = f"{f} _ {braced(f'{_letter(rng)} {ARROW} {to}')}"
         return f"{f} {arg}"
     else:
         op = pick(rng, BIG_OPS)
         lims = ""
         if rng.random() < 0.8:
             i = pick(rng, list("ijkn"))
-            lims = f" _ {_braced(pick(rng, ['0', '- ' + INF, 'a']) if op in INTEGRALS else f'{i} = 1')}"
+            lims = f" _ {braced(pick(rng, ['0', '- ' + INF, 'a']) if op in INTEGRALS else f'{i} = 1')}"
             if rng.random() < 0.7:
-                lims += f" ^ {_braced(pick(rng, ['n', 'N', INF, '1', 'b']))}"
+                lims += f" ^ {braced(pick(rng, ['n', 'N', INF, '1', 'b']))}"
         body = _expr(rng, depth + 1, 1, 4)
         tail = f" d {pick(rng, list('xtsu'))}" if op in INTEGRALS else ""
         return f"{op}{lims} {body}{tail}"
     if rng.random() < 0.45:  # scripts: sub, sup or both (sub first, as normalisation writes them)
         r = rng.random()
         if r < 0.45:
-            base += f" _ {_braced(_script(rng, depth))}"
+            base += f" _ {braced(_script(rng, depth))}"
         elif r < 0.8:
-            base += f" ^ {_braced(_script(rng, depth))}"
+            base += f" ^ {braced(_script(rng, depth))}"
         else:
-            base += f" _ {_braced(_script(rng, depth))} ^ {_braced(_script(rng, depth))}"
+            base += f" _ {braced(_script(rng, depth))} ^ {braced(_script(rng, depth))}"
     return base
 
 
