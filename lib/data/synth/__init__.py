@@ -1,7 +1,8 @@
 """The `demo` data source: synthetic scanned exam pages with formulas, annotations and OCR-style labels.
 
-`generate(out_dir, pages, seed)` writes the raw layout (README, *The demo data set*); `grammar.sample_formula(rng)` and
-`render.render_formula(latex, rng, style)` make single formulas for fixtures.
+`generate(out_dir, pages, seed, mix=..., tex=...)` writes the raw layout (docs/data.md, *The demo data set*): formulas
+of the exam grammar (`grammar.sample_formula`), random formulas and exam-label fragments (`broad`), a share typeset
+by real LaTeX (lib/data/render.py); `render.render_formula(latex, rng, style)` draws one with mathtext.
 """
 from __future__ import annotations
 
