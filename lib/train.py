@@ -9,7 +9,7 @@ notebooks' own parameters (`epochs`, `max_minutes`, `augment`) and the profile's
 `attention_guide`...); a misspelt name is refused with the nearest one. Under torchrun each process trains on its
 share of every epoch's batches (PyTorch DistributedDataParallel: NCCL on GPUs, gloo on the CPU), rank 0 validates
 and writes; one batch of the profile per process, so N processes take N x batch_size images per optimiser step at
-the profile's learning rate (README, "More than one GPU"). Re-running the command resumes from `last.pt`, with
+the profile's learning rate (docs/reference.md, "More than one GPU"). Re-running the command resumes from `last.pt`, with
 the same or another number of processes.
 """
 from __future__ import annotations
