@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..data.render import IM2LATEX_STYLE, read_formulas, render, render_tex, tex_available
+from ..data.render import IM2LATEX_STYLE, failure_reasons, read_formulas, render, render_tex
 from ..run.parallel import default_workers
 from .unseen import formulas_file
 
@@ -42,10 +42,7 @@ def main(argv: list[str] | None = None) -> int:
            "rendered": len(formulas) - len(failed), "seconds": round(seconds, 2),
            "formulas_per_s": round(len(formulas) / seconds, 1),
            "median_height": int(np.median([im.shape[0] for im in images if im is not None] or [0]))}
-    reasons: dict[str, int] = {}
-    for why in failed.values():
-        reasons[why.split(":")[0]] = reasons.get(why.split(":")[0], 0) + 1
-    res["failed"] = reasons
+    res["failed"] = reasons = failure_reasons(failed)
     if engine == "latex" and a.baseline:
         part = formulas[:a.baseline]
         t0 = time.perf_counter()

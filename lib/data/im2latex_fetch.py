@@ -147,10 +147,8 @@ def render_dataset(dest: str | Path, formulas_file: str | Path | None = None, li
     todo = sorted({i for v in splits.values() for i in v if 0 <= i < len(formulas) and formulas[i]})
     with staged_dir(dest) as tmp:
         report = render_folder([formulas[i] for i in todo], tmp / IMAGES, engine, IM2LATEX_STYLE, workers,
-                               names=[f"{i:07d}" for i in todo])
+                               names=[f"{i:07d}" for i in todo], truths=False)  # the truths: the formula list
         (tmp / IMAGES / "render_report.json").rename(tmp / "render_report.json")
-        for p in (tmp / IMAGES).glob("*.txt"):  # the truths live in the formula list
-            p.unlink()
         failed = {int(f["name"]) for f in report["failures"]}
         (tmp / LISTS[0]).write_text("".join(f + "\n" for f in formulas), encoding="utf-8")
         for split, name in zip(("train", "dev", "test"), LISTS[1:]):

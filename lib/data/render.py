@@ -249,11 +249,21 @@ def render(formulas: Sequence[str], engine: str = "auto", styles: Sequence[TexSt
     return (*render_mathtext(formulas, size=st.size * st.dpi / 72), engine)
 
 
+def failure_reasons(failed: dict[int, str]) -> dict[str, int]:
+    """How many formulas failed for each kind of reason (TeX's messages grouped as `TeX error`, `TeX stopped`)."""
+    reasons: dict[str, int] = {}
+    for why in failed.values():
+        key = why.split(":")[0] if why.startswith(("TeX error", "TeX stopped", "command not allowed")) else why
+        reasons[key] = reasons.get(key, 0) + 1
+    return reasons
+
+
 def render_folder(formulas: Sequence[str], out: str | Path, engine: str = "auto",
                   styles: Sequence[TexStyle] | TexStyle = IM2LATEX_STYLE, workers: int = 2,
-                  names: Sequence[str] | None = None) -> dict:
+                  names: Sequence[str] | None = None, truths: bool = True) -> dict:
     """Write `out/<name>.png` and `out/<name>.txt` (the formula) for each formula that typesets, and
-    `out/render_report.json` counting every one that failed with its reason; returns the report."""
+    `out/render_report.json` counting every one that failed with its reason; returns the report. `truths=False`
+    leaves out the .txt files (a dataset whose formula list holds them)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = list(names) if names is not None else [f"{i:06d}" for i in range(len(formulas))]
@@ -262,12 +272,10 @@ def render_folder(formulas: Sequence[str], out: str | Path, engine: str = "auto"
     for name, f, img in zip(names, formulas, images):
         if img is not None:
             Image.fromarray(img).save(out / f"{name}.png")
-            atomic.write_text(out / f"{name}.txt", f + "\n")
+            if truths:
+                atomic.write_text(out / f"{name}.txt", f + "\n")
     seconds = time.monotonic() - t0
-    reasons: dict[str, int] = {}
-    for why in failed.values():
-        key = why.split(":")[0] if why.startswith(("TeX error", "TeX stopped", "command not allowed")) else why
-        reasons[key] = reasons.get(key, 0) + 1
+    reasons = failure_reasons(failed)
     report = {"engine": used, "formulas": len(formulas), "rendered": len(formulas) - len(failed),
               "failed": len(failed), "reasons": reasons, "seconds": round(seconds, 2),
               "formulas_per_s": round(len(formulas) / max(seconds, 1e-9), 1),
