@@ -112,7 +112,8 @@ def export_params(source: str, profile, seed: int, where: Path | None, crohme_te
     elif source == "crohme":
         params.update(dir=str(where), train=profile.crohme_train, test=profile.crohme_test,
                       test_set=str(crohme_test), dev_fraction=profile.dev_fraction,
-                      symbol_height=profile.crohme_symbol_height, split_by="formula")
+                      symbol_height=profile.crohme_symbol_height, dev_by=profile.crohme_dev_by,
+                      parts=profile.crohme_parts)
     elif source == "im2latex":
         params.update(dir=str(where), train=profile.im2latex_train, test=profile.im2latex_test)
     else:
@@ -154,7 +155,8 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
             body = export_demo(ctx.raw_dir("demo"), tmp, workers)
         elif src == "crohme":
             body = crohme.export_crohme(where, tmp, prof.crohme_train, prof.crohme_test, prof.dev_fraction,
-                                        ctx.seed, workers, crohme_test, prof.crohme_symbol_height)
+                                        ctx.seed, workers, crohme_test, prof.crohme_symbol_height,
+                                        prof.crohme_dev_by, prof.crohme_parts)
         elif src == "im2latex":
             n = prof.im2latex_train
             body = im2latex.export_lists(where, tmp, {"train": n, "dev": None if n is None else max(1, n // 10),

@@ -96,6 +96,8 @@ class Profile:
     ablation_start: str = "scratch"  # notebook 05's arms: "scratch", or "model2" (continue notebook 04's best.pt)
     ablation_overrides: dict = field(default_factory=dict)  # training knobs of the arms (e.g. a lower lr)
     crohme_symbol_height: float = 40.0  # InkML rendering: pixels of the median symbol (40: formulas ~100 px high)
+    crohme_dev_by: str = "writer"  # dev held out by "writer" (and formula), like the test sets, or by "formula" only
+    crohme_parts: int = 0      # sub-expressions cut from each CROHME training file (lib/data/inkml_parts.py)
     pretrain_minutes: float = 0.0  # the first minutes of a training run spent on the demo set (lib/training/pretrain.py)
     # the demo set's formulas (lib/data/synth/broad.py): weights of exam-grammar formulas, random formulas over the
     # whole vocabulary and the fragments/items of real exam labels; and the share typeset by LaTeX (when installed)
@@ -212,6 +214,7 @@ _PROFILES: dict[str, Profile] = {
         # (not measured with a demo start), with the plain cosine (lr_hold not measured on CROHME).
         per_data={"crohme": dict(
             crohme_train=None, crohme_test=None, crohme_symbol_height=20.0, max_minutes=34.0, pretrain_minutes=15.0,
+            crohme_parts=4,
             per_model={"model1": {"max_minutes": 14.0, "pretrain_minutes": 0.0}})},
     ),
     # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16). The levers measured on the
@@ -253,7 +256,7 @@ _PROFILES: dict[str, Profile] = {
         # estimated 900 images/s: it reads the demo set by then); the 300 epochs' cap is the minutes that remain.
         per_data={"crohme": dict(
             epochs=300, max_minutes=55.0, max_tokens=200, lr=1e-3, warmup_steps=1000, augment="scale", beam=10,
-            m2_dropout=0.3, pretrain_minutes=5.0,
+            m2_dropout=0.3, pretrain_minutes=5.0, crohme_parts=8,
             per_model={"model1": {"epochs": 100, "max_minutes": 40.0, "pretrain_minutes": 0.0}},
             ablation_start="model2", ablation_epochs=20, ablation_minutes=3.0,
             ablation_overrides={"lr": 3e-4, "warmup_steps": 100})},
