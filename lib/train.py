@@ -6,11 +6,12 @@
 It trains exactly what notebook 03 (model1) or 04 (model2) trains, into the same folder `outputs/<run>/<model>/`
 (`last.pt`, `best.pt`, logs, `settings.json`), from the processed data of notebooks 01-02. `-p` takes the
 notebooks' own parameters (`epochs`, `max_minutes`, `augment`) and the profile's settings (`lr`, `batch_size`,
-`attention_guide`...); a misspelt name is refused with the nearest one. Under torchrun each process trains on its
+`label_smoothing`...); a misspelt name is refused with the nearest one. Under torchrun each process trains on its
 share of every epoch's batches (PyTorch DistributedDataParallel: NCCL on GPUs, gloo on the CPU), rank 0 validates
 and writes; one batch of the profile per process, so N processes take N x batch_size images per optimiser step at
 the profile's learning rate (docs/reference.md, "More than one GPU"). Re-running the command resumes from `last.pt`, with
-the same or another number of processes.
+the same or another number of processes; with other epochs, minutes, lr or batch only when `--allow-changes` says
+so, and a run that has finished is reported with exit status 3 (`--finished-ok`: 0).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .run.notebook import Context, start
 from .run.profiles import check_names
 from .run.series import parse_parameter
 from .training.config import TrainResult
+from .training.loop import ResumeRefused
 from .training.pretrain import PRETRAIN_DIR, demo_for, train_with_pretraining
 
 NOTEBOOK_PARAMETERS = ("epochs", "max_minutes", "augment")  # what notebooks 03/04 take besides the profile
@@ -41,13 +43,16 @@ def split_parameters(pairs: list[tuple[str, object]], profile) -> tuple[dict, di
 
 
 def train(ctx: Context, model: str, *, augment: str | None = None, epochs=None, max_minutes=None,
-          world: World | None = None, **changes) -> tuple[TrainResult | None, TrainResult]:
-    """What notebooks 03/04 train, in this process (one of torchrun's when `world` is distributed)."""
+          world: World | None = None, allow_changes: bool = False, finished_ok: bool = True,
+          **changes) -> tuple[TrainResult | None, TrainResult]:
+    """What notebooks 03/04 train, in this process (one of torchrun's when `world` is distributed). Re-running a
+    finished run says so and returns it (`finished_ok=False`: raises ResumeRefused)."""
     profile = ctx.profile.replace(**changes) if changes else ctx.profile
     world = world or World()
     return train_with_pretraining(model, ctx.processed_dir(), ctx.out, profile, home=ctx.home, seed=ctx.seed,
                                   augment=augment or profile.augment, epochs=epochs, max_minutes=max_minutes,
-                                  device=None if world.distributed else ctx.device, world=world)
+                                  device=None if world.distributed else ctx.device, world=world,
+                                  allow_changes=allow_changes, finished_ok=finished_ok)
 
 
 def visible_gpus() -> int:
@@ -73,7 +78,7 @@ def torchrun_command(ctx: Context, model: str, processes: int, *, augment=None, 
     """The torchrun command line that trains what `train` trains, on `processes` processes of this machine."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
            "-m", "lib.train", "--model", model, "--data", ctx.data, "--profile", ctx.profile.name,
-           "--run-name", ctx.run, "--seed", str(ctx.seed)]
+           "--run-name", ctx.run, "--seed", str(ctx.seed), "--finished-ok"]
     for name, value in {"augment": augment, "epochs": epochs, "max_minutes": max_minutes, **changes}.items():
         if value is not None:
             cmd += ["-p", f"{name}={value!r}"]
@@ -123,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-p", dest="params", action="append", default=[], metavar="NAME=VALUE",
                     help="epochs, max_minutes, augment, or a profile setting (lr=1e-3, batch_size=8...)")
+    ap.add_argument("--allow-changes", action="store_true",
+                    help="resume a last.pt written with other epochs, minutes, lr or batch (refused by default)")
+    ap.add_argument("--finished-ok", action="store_true",
+                    help="exit 0 when last.pt has already finished (default: say so and exit 3)")
     a = ap.parse_args(argv)
     rank = int(os.environ.get("RANK", "0"))
     if rank:  # one voice: the other ranks' lines would repeat rank 0's (their errors still reach stderr)
@@ -137,10 +146,16 @@ def main(argv: list[str] | None = None) -> int:
         demo_for(ctx.home, profile, ctx.seed)  # made (once) before the other processes wait on rank 0
     world = World.from_env()
     try:
-        pre, result = train(ctx, a.model, world=world, **run_args, **changes)
+        try:
+            pre, result = train(ctx, a.model, world=world, allow_changes=a.allow_changes, finished_ok=a.finished_ok,
+                                **run_args, **changes)
+        except ResumeRefused as e:
+            print(e, file=sys.stderr)
+            return 3
         if world.main:
             settings = records.read_settings(ctx.out)
-            print(f"{result.epochs_run} epochs, {result.wall_s / 60:.1f} min; best validation edit score "
+            print(f"{result.epochs_run} epochs ({result.epochs_this_session} this session, {result.wall_s / 60:.1f} "
+                  f"min); best validation edit score "
                   f"{result.best_metric:.1f}; {settings['processes']} x batch {settings['train']['batch_size']} = "
                   f"{settings['images_per_step']} images per step -> {result.best_path}")
     finally:

@@ -191,13 +191,15 @@ def test_a_killed_rank_ends_the_run_and_the_command_resumes_it(data, tmp_path):
     assert done >= 1
     # the same command resumes it, here on one process (`python -m lib.train`)
     again = subprocess.run([sys.executable, "-m", "lib.train", "--model", "model2", "--data", "demo", "--profile",
-                            "smoke", "--run-name", "ddp", "-p", f"epochs={done + 1}", "-p", "max_minutes=inf"],
+                            "smoke", "--run-name", "ddp", "-p", f"epochs={done + 1}", "-p", "max_minutes=inf",
+                            "--allow-changes"],
                            cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "resuming from" in again.stdout and "written by 2 processes, now 1" in again.stdout
     assert f"epoch {done + 1}:" in again.stdout  # it trained the one epoch left
     rows = (run_dir / "log_epochs.csv").read_text().strip().splitlines()
     assert len(rows) == done + 2  # header + every epoch once: those before the kill (trimmed to last.pt) + one
+    assert f"resuming with changed settings: epochs 50 -> {done + 1}" in again.stdout
 
 
 def test_the_command_line_refuses_a_misspelt_parameter_and_builds_torchruns_line(tmp_path, monkeypatch):

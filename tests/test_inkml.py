@@ -112,7 +112,7 @@ TRACE_A = "10 10, 12 20, 14 10, 16 20"
 
 def test_dev_is_held_out_by_formula(tmp_path):
     src = _repeated_formulas(tmp_path / "c")
-    jobs = crohme.plan(src, None, None, 0.3, seed=0)
+    jobs = crohme.plan(src, None, None, 0.3, seed=0, dev_by="formula")
     split_of: dict[str, set] = {}
     for f, split, _ in jobs:
         if split != "test":
@@ -120,7 +120,7 @@ def test_dev_is_held_out_by_formula(tmp_path):
     assert len(split_of) == 10                                  # spacing variants are one formula
     assert all(len(s) == 1 for s in split_of.values())          # every writer of a formula in the same split
     assert {"dev"} in split_of.values() and {"train"} in split_of.values()
-    subset = crohme.plan(src, 25, None, 0.3, seed=0)            # a smaller training subset: same formulas in dev
+    subset = crohme.plan(src, 25, None, 0.3, seed=0, dev_by="formula")            # a smaller training subset: same formulas in dev
     assert all(split_of[crohme.formula_key(f)] == {s} for f, s, _ in subset if s != "test")
 
 
@@ -129,7 +129,7 @@ def test_cleaning_report_states_overlap_with_train(tmp_path):
     from lib.data.buckets import sizes
 
     src = _repeated_formulas(tmp_path / "c")
-    crohme.export_crohme(src, tmp_path / "interim", None, None, 0.3, workers=0, symbol_height=20)
+    crohme.export_crohme(src, tmp_path / "interim", None, None, 0.3, workers=0, symbol_height=20, dev_by="formula")
     report = clean(tmp_path / "interim", tmp_path / "processed", 60, sizes("fit"), plain=True, workers=0)
     ov = report["overlap_with_train"]
     assert ov["dev"]["formulas"] > 0 and ov["dev"]["in_train"] == 0 and ov["dev"]["distinct_in_train"] == 0
@@ -149,7 +149,8 @@ def test_symbol_height_sets_the_rendered_size(tmp_path):
 
 
 @pytest.mark.skipif(not CROHME.is_dir(), reason=f"CROHME data not found at {CROHME}")
-def test_real_crohme_dev_shares_no_formula_with_train():
-    jobs = crohme.plan(CROHME, 1500, 0, 0.1, seed=0, workers=2)
+@pytest.mark.parametrize("dev_by", crohme.DEV_BY)
+def test_real_crohme_dev_shares_no_formula_with_train(dev_by):
+    jobs = crohme.plan(CROHME, 1500, 0, 0.1, seed=0, workers=2, dev_by=dev_by)
     keys = {s: {crohme.formula_key(f) for f, split, _ in jobs if split == s} for s in ("train", "dev")}
     assert len(keys["dev"]) > 50 and not keys["dev"] & keys["train"]

@@ -69,7 +69,7 @@ def test_attention_sums_to_one_over_valid_positions_and_is_zero_on_padding():
     images, mask = padded_batch([(40, 80), (24, 48)])
     model = tiny()
     tgt = torch.randint(1, V, (2, 6))
-    _, attn = model(images, tgt, mask, return_attn=True)
+    _, attn = model.attention(images, tgt, mask)
     valid = model.encode(images, mask)["mask"]
     assert attn.shape == (2, 6, valid.shape[1])
     assert torch.all(attn.masked_select(~valid.unsqueeze(1).expand_as(attn)) == 0)
@@ -89,8 +89,7 @@ def test_padding_does_not_change_the_output_in_eval_mode():
     torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("kw", [{}, {"feed": False}, {"feed": False, "positions": True}],
-                         ids=["input-feeding", "no-feed", "no-feed-positions"])
+@pytest.mark.parametrize("kw", [{"feed": True}, {}], ids=["input-feeding", "no-feed"])
 def test_step_by_step_equals_teacher_forcing(kw):
     """Teacher forcing (a loop over the tokens with input feeding, one LSTM call and one batched attention
     without) gives the logits and attention maps that decoding token by token gives."""
@@ -98,7 +97,7 @@ def test_step_by_step_equals_teacher_forcing(kw):
     model = tiny(**kw)
     tgt = torch.randint(1, V, (2, 7))
     with torch.no_grad():
-        full, full_attn = model(images, tgt, mask, return_attn=True)
+        full, full_attn = model.attention(images, tgt, mask)
         memory = model.encode(images, mask)
         state = model.init_state(memory)
         steps, maps = [], []
@@ -232,19 +231,18 @@ def test_trains_with_the_shared_loop_and_reloads_from_its_checkpoint(tmp_path):
                          val_limit=2, **TINY)
     model, vocab, ckpt = load_model(result.best_path)
     assert isinstance(model, Im2Markup) and ckpt.model_name == "model1"
-    assert model.hparams == {**TINY, "max_rows": 256, "attention": "luong", "init": "mean", "positions": False,
-                             "presence": False, "ctc": False, "feed": False}  # the profile's decoder
+    assert model.hparams == {**TINY, "max_rows": 256, "feed": False}  # the profile's decoder
     x = torch.rand(2, 1, 40, 80)
     assert model(x, torch.full((2, 3), SOS_ID)).shape == (2, 3, len(vocab))
 
 
 def test_without_input_feeding_the_lstm_reads_tokens_only_and_is_chosen_by_the_profile():
-    fed, plain = tiny(), tiny(feed=False)
+    fed, plain = tiny(feed=True), tiny()
     assert fed.cell.input_size == TINY["embed"] + TINY["dec_hidden"] and not hasattr(fed, "lstm")
     assert plain.lstm.input_size == TINY["embed"] and not hasattr(plain, "cell")
     assert torch.all(plain.lstm.bias_hh_l0[TINY["dec_hidden"]:2 * TINY["dec_hidden"]] == 1.0)  # forget gate
-    assert hparams_from_profile(get_profile("cpu"))["feed"] == get_profile("cpu").extra.get("m1_feed", True)
-    assert hparams_from_profile(get_profile("smoke", m1_feed=False))["feed"] is False
+    assert all(hparams_from_profile(get_profile(p))["feed"] is False for p in ("smoke", "cpu", "gpu"))
+    assert hparams_from_profile(get_profile("smoke", m1_feed=True))["feed"] is True
     images, mask = padded_batch([(40, 80), (32, 64)], seed=4)
     tgt = torch.randint(1, V, (2, 5))
     logits = plain(images, tgt, mask)
@@ -270,20 +268,28 @@ def test_bench_train_measures_model1_with_a_lever_and_refuses_a_misspelt_one(cap
         train.main(args + ["--set", "m1_fed=False"])
 
 
-@pytest.mark.parametrize("feed", [True, False], ids=["input-feeding", "no-feed"])
-def test_coverage_attention_steps_like_the_whole_prefix_and_accumulates(feed):
-    model = tiny(attention="coverage", feed=feed)
-    images, mask = padded_batch([(40, 80), (32, 64)], seed=3)
-    tgt = torch.tensor([[SOS_ID, 5, 6, 7], [SOS_ID, 8, 9, 10]])
-    memory = model.encode(images, mask)
-    full, full_attn = model.decode_prefix(memory, tgt, return_attn=True)
-    state = model.init_state(memory)
-    steps = []
-    for t in range(tgt.shape[1]):
-        logits, state = model.step(memory, state, tgt[:, t])
-        steps.append(logits)
-    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(state["cov"], full_attn.sum(1), atol=1e-5, rtol=1e-4)  # coverage = attention so far
-    assert not state["cov"][~memory["mask"]].any()  # padding gets no attention, so no coverage
-    with pytest.raises(ValueError, match="unknown attention"):
-        tiny(attention="nope")
+def test_a_checkpoint_written_before_the_options_were_retired_still_loads(tmp_path):
+    """Checkpoints of model 1 saved every constructor argument, the since-retired ones at their kept values
+    (attention "luong", init "mean", no positions, presence or CTC heads): they load; one that turned a retired
+    option on is refused by name."""
+    from lib.data.vocab import Vocab
+    from lib.models import checkpoint
+
+    model = tiny().eval()
+    vocab = Vocab.build([["x", "y"]] * 2)
+    old = {**model.hparams, "attention": "luong", "init": "mean", "positions": False, "presence": False,
+           "ctc": False}
+    path = tmp_path / "old.pt"
+    checkpoint.save(path, model, vocab, model_name="model1")
+    raw = torch.load(path, weights_only=False)
+    raw["hparams"] = old
+    torch.save(raw, path)
+    loaded, _, ckpt = checkpoint.load_model(path)
+    assert ckpt.hparams == old and loaded.hparams == model.hparams
+    images, mask = padded_batch([(40, 80), (32, 64)], seed=5)
+    tgt = torch.randint(1, V, (2, 4))
+    torch.testing.assert_close(loaded(images, tgt, mask), model(images, tgt, mask))
+    raw["hparams"] = {**old, "presence": True}
+    torch.save(raw, path)
+    with pytest.raises(ValueError, match="presence=True"):
+        checkpoint.load_model(path)

@@ -8,7 +8,7 @@ import torch
 
 from lib.run.profiles import get_profile
 from lib.models import checkpoint
-from lib.training.loop import TrainingInterrupted, train_model
+from lib.training.loop import ResumeRefused, TrainingInterrupted, train_model
 from tests.fixtures import make_processed_dataset
 
 TINY = dict(stages=1, d_model=16, layers=1, heads=2, ff=32, dropout=0.1)
@@ -28,7 +28,7 @@ def _weights(path):
     return checkpoint.load(path).weights
 
 
-def test_train_writes_logs_and_checkpoints(data, tmp_path):
+def test_train_writes_logs_and_checkpoints(data, tmp_path, capsys):
     result = train_model("model2", data, tmp_path, _profile(), epochs=2, **TINY)
     assert result.epochs_run == 2 and result.best_path.exists() and result.last_path.exists()
     assert 0.0 <= result.best_metric <= 100.0
@@ -41,7 +41,18 @@ def test_train_writes_logs_and_checkpoints(data, tmp_path):
     model, vocab, ckpt = checkpoint.load_model(result.best_path)
     assert ckpt.model_name == "model2" and model.hparams["d_model"] == 16 and len(vocab) > 4
     again = train_model("model2", data, tmp_path, _profile(), epochs=2, **TINY)  # finished: nothing to do
-    assert again.history == result.history
+    assert again.history == result.history and again.epochs_this_session == 0 and result.epochs_this_session == 2
+    assert "nothing to train, the run has finished (2 of 2 epochs)" in capsys.readouterr().out
+    with pytest.raises(ResumeRefused, match="nothing to train"):   # what `python -m lib.train` exits 3 on
+        train_model("model2", data, tmp_path, _profile(), epochs=2, finished_ok=False, **TINY)
+    # a setting that reshapes the run's schedule is refused, naming it, unless asked for
+    with pytest.raises(ResumeRefused, match=r"epochs 2 -> 3; lr 0.001 -> 0.0005"):
+        train_model("model2", data, tmp_path, _profile(lr=5e-4), epochs=3, **TINY)
+    more = train_model("model2", data, tmp_path, _profile(), epochs=3, allow_changes=True, **TINY)
+    assert more.epochs_this_session == 1 and more.epochs_run == 3
+    assert "resuming with changed settings: epochs 2 -> 3" in capsys.readouterr().out
+    # what may change without reshaping it: patience, workers, checkpoint minutes
+    train_model("model2", data, tmp_path, _profile(patience=9, checkpoint_minutes=5.0), epochs=3, **TINY)
 
 
 @pytest.mark.parametrize("every_step", [False, True], ids=["resume-from-epoch-end", "resume-mid-epoch"])

@@ -17,7 +17,6 @@ Probing time is not counted in the minutes. With --json the last line holds the 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import shutil
@@ -31,7 +30,6 @@ from ..data.vocab import PAD_ID
 from ..run.notebook import default_home, repo_root
 from ..run.profiles import get_profile
 from ..run.series import parse_parameter
-from ..training.guide import guide_weight
 from ..training.loop import prepare, train_step
 from ..training.schedule import lr_factor, progress, set_lr
 from ..training.validation import validate
@@ -45,7 +43,7 @@ def probe(model, loader, prec, max_len: int) -> dict:
     """Loss with the right and with swapped images, attention entropy (model 1) and greedy exact match."""
     was_training = model.training
     model.eval()
-    with_attn = "return_attn" in inspect.signature(model.forward).parameters
+    with_attn = model.has_attention_maps
     loss = swapped = tokens = ent = ent_tokens = 0.0
     for batch in loader:
         images, tgt = batch["images"].to(prec.device), batch["tgt"].to(prec.device)
@@ -55,7 +53,7 @@ def probe(model, loader, prec, max_len: int) -> dict:
         gold, real = tgt[:, 1:], tgt[:, 1:] != PAD_ID
         with prec.autocast():
             if with_attn:
-                logits, attn = model(images, tgt[:, :-1], mask, return_attn=True)
+                logits, attn = model.attention(images, tgt[:, :-1], mask)
                 attn = attn.float().clamp_min(1e-12)
                 valid = (attn > 1e-11).sum(-1).clamp_min(2).float()  # masked positions have weight 0
                 h = -(attn * attn.log()).sum(-1) / valid.log()
@@ -134,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         for batch in run.train_loader:
             done = progress(cfg, st.step, per_epoch, trained)
             set_lr(run.opt, cfg.lr * lr_factor(cfg, st.epoch, st.step, done))
-            guide = guide_weight(cfg.attention_guide, cfg.attention_guide_until, done)
-            loss = float(train_step(run.model, batch, run.prec, run.opt, run.scaler, cfg, guide))
+            loss = float(train_step(run.model, batch, run.prec, run.opt, run.scaler, cfg))
             st.step += 1
             now = time.monotonic()
             trained, clock = trained + now - clock, now  # loading included, probing not

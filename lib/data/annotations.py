@@ -13,6 +13,8 @@ from .images import ImageError, load_grey, png_bytes
 CROP_MARGIN = 6       # white-ish page pixels kept around each box (annotators box too tightly)
 MIN_SIDE = 3          # a clamped box thinner than this many pixels holds no formula
 DUPLICATE_IOU = 0.9   # a box overlapping an earlier one this much is the same formula boxed twice
+INK_LEVEL = 128       # a page pixel darker than this is ink
+MIN_INK_PIXELS = 12   # a box with fewer ink pixels holds no formula
 
 # skip reasons
 BAD_ANNOTATION = "annotation_unreadable"
@@ -22,6 +24,7 @@ OUTSIDE = "box_outside_page"
 TINY = "tiny_box"
 DUPLICATE = "duplicate_box"
 UNREADABLE_PAGE = "unreadable_page"
+EMPTY = "box_without_ink"
 
 
 class AnnotationError(ValueError):
@@ -120,6 +123,12 @@ def check_boxes(boxes: list[Box], width: int, height: int) -> list[Box]:
     return boxes
 
 
+def ink_pixels(page: np.ndarray, box: Box) -> int:
+    """Ink pixels inside the box (without the crop margin)."""
+    x0, y0, x1, y1 = box.as_ints()
+    return int((page[max(0, y0):y1, max(0, x0):x1] < INK_LEVEL).sum())
+
+
 def crop(page: np.ndarray, box: Box, margin: int = CROP_MARGIN) -> np.ndarray:
     """The box plus `margin` pixels each side, clamped to the page."""
     x0, y0, x1, y1 = box.as_ints()
@@ -152,6 +161,8 @@ def export_page(job: tuple[str, str, str, str]) -> dict:
             result["n_boxes"] = None
         return result
     for b in check_boxes(boxes, w, h):
+        if b.problem is None and ink_pixels(page, b) < MIN_INK_PIXELS:
+            b.problem = EMPTY
         crop_id = f"{page_name}_{b.k:02d}"
         row = {"crop_id": crop_id, "k": b.k, "box": [round(v, 1) for v in (b.x0, b.y0, b.x1, b.y1)],
                "name": b.name, "problem": b.problem, "clamped": b.clamped}

@@ -194,6 +194,10 @@ def overlap(train: Iterable[Sequence[str]], other: Iterable[Sequence[str]]) -> d
 
 def run_cleaning(ctx) -> dict:
     """Step 02 for `ctx.data`: reads interim/<source>/<key>/, writes processed/<source>/<key>/ and a copy of the report."""
+    if ctx.data == "pages":
+        raise ValueError("data='pages' exports your labelImg crops for labelling (notebook 01 only): hand "
+                         "manifest.csv and the crops to the teaching assistant, and clean the labelled set with "
+                         "data='course'")
     interim = ctx.interim_dir()
     exported = records.read_export_report(interim)
     if exported is None:

@@ -9,12 +9,13 @@ from pathlib import Path
 from ..run import records
 from ..run.parallel import parallel_map, pool_workers
 from . import SPLITS, course, crohme, im2latex
+from . import annotation_check as check
 from . import annotations as ann
 from .staging import Tally, link_or_copy, staged_dir, write_csv
 
 EXPORT_VERSION = 2
 COURSE_ENV = "IM2LATEX_COURSE_DIR"   # used when the notebook parameter course_dir is empty
-PAGE_EXTS = (".png", ".jpg", ".jpeg")
+PAGES_ENV = "IM2LATEX_PAGES_DIR"     # used when the notebook parameter pages_dir is empty
 MANIFEST_FIELDS = ["crop_id", "split", "page", "source", "annotation", "format", "x0", "y0", "x1", "y1",
                    "clamped", "label"]
 
@@ -37,35 +38,36 @@ def ensure_demo(raw_dir: Path, pages: int, seed: int, mix: dict | None = None, t
     return True
 
 
-def _page_jobs(raw_dir: Path, out: Path, tally: Tally) -> tuple[list, list[str]]:
-    """(page image, annotation, format, crop folder) per page; pages without annotation are counted."""
+def _page_jobs(folder: Path, out: Path, tally: Tally) -> tuple[list, list[str]]:
+    """(page image, annotation, format, crop folder) per annotated page of `folder` (flat, or `train/ dev/ test/`);
+    pages without annotation and annotations without page are counted."""
     jobs, splits = [], []
     for split in SPLITS:
-        folder = raw_dir / "pages" / split
         (out / split).mkdir(parents=True, exist_ok=True)
-        if not folder.is_dir():
+    for p in check.find_pages(folder) if folder.is_dir() else []:
+        if p.image is None or p.annotation is None:
+            reason = check.NO_PAGE if p.image is None else check.NO_ANNOTATION
+            tally.drop(f"pages_{p.split}", reason, (p.annotation or p.image).name)
             continue
-        pages = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PAGE_EXTS}
-        for stem, page in pages.items():
-            xml, txt = folder / f"{stem}.xml", folder / f"{stem}.txt"
-            if xml.exists():
-                jobs.append((str(page), str(xml), "voc", str(out / split)))
-            elif txt.exists():
-                jobs.append((str(page), str(txt), "yolo", str(out / split)))
-            else:
-                tally.drop(f"pages_{split}", "page_without_annotation", page.name)
-                continue
-            splits.append(split)
-        for a in sorted(folder.glob("*.xml")):
-            if a.stem not in pages:
-                tally.drop(f"pages_{split}", "annotation_without_page", a.name)
+        jobs.append((str(p.image), str(p.annotation), p.fmt, str(out / p.split)))
+        splits.append(p.split)
     return jobs, splits
 
 
-def export_demo(raw_dir: Path, out: Path, workers: int | None = 0) -> dict:
-    """Crop every usable box of every page (a process pool over pages), copy labels, write the manifest."""
+def export_pages(folder: Path, out: Path, workers: int | None = 0) -> dict:
+    """The `pages` source: a student's own labelImg pages -> crops and manifest.csv, as the demo's (no labels
+    yet: the crops go to the teaching assistant for OCR labels)."""
+    body, rows = _crop_pages(folder, out, workers)
+    write_csv(out / "manifest.csv", rows, MANIFEST_FIELDS)
+    return {**body, "labels": {split: 0 for split in SPLITS}, "answer_keys": 0,
+            "next": "hand manifest.csv and the crops to the teaching assistant; with the labels back, use the course "
+                    "source (data='course')"}
+
+
+def _crop_pages(folder: Path, out: Path, workers: int | None) -> tuple[dict, list[dict]]:
+    """Crop every usable box of every page (a process pool over pages): (counts, manifest rows)."""
     pages_tally, tally, rows = Tally(), Tally(), []
-    jobs, splits = _page_jobs(raw_dir, out, pages_tally)
+    jobs, splits = _page_jobs(folder, out, pages_tally)
     results = parallel_map(ann.export_page, jobs, workers, desc="crop pages", unit="page")
     for (page, annotation, fmt, _), split, r in zip(jobs, splits, results):
         if r["error"]:
@@ -82,6 +84,13 @@ def export_demo(raw_dir: Path, out: Path, workers: int | None = 0) -> dict:
             rows.append({"crop_id": b["crop_id"], "split": split, "page": r["page"], "source": Path(page).name,
                          "annotation": Path(annotation).name, "format": fmt, **dict(zip("x0 y0 x1 y1".split(),
                          b["box"])), "clamped": int(b["clamped"]), "label": ""})
+    return {"splits": tally.as_dict(), "pages": pages_tally.as_dict(), "crops": len(rows),
+            "clamped_boxes": sum(int(r["clamped"]) for r in rows)}, rows
+
+
+def export_demo(raw_dir: Path, out: Path, workers: int | None = 0) -> dict:
+    """The demo's pages cropped (`_crop_pages`), its OCR labels and answer keys copied beside the crops."""
+    body, rows = _crop_pages(raw_dir / "pages", out, workers)
     labels = {}
     for split in SPLITS:  # every OCR label travels, also those whose box was skipped (cleaning reports them)
         src = raw_dir / "ocr" / split
@@ -93,14 +102,25 @@ def export_demo(raw_dir: Path, out: Path, workers: int | None = 0) -> dict:
     (out / "answer_key").mkdir(exist_ok=True)
     for p in keys:
         link_or_copy(p, out / "answer_key" / p.name)
-    have = {(r["split"], r["crop_id"]) for r in rows}
     for r in rows:
         label = out / r["split"] / f"{r['crop_id']}.txt"
         r["label"] = label.name if label.exists() else ""
     write_csv(out / "manifest.csv", rows, MANIFEST_FIELDS)
-    return {"splits": tally.as_dict(), "pages": pages_tally.as_dict(), "labels": labels,
-            "answer_keys": len(keys), "crops": len(have),
-            "clamped_boxes": sum(int(r["clamped"]) for r in rows)}
+    return {**body, "labels": labels, "answer_keys": len(keys)}
+
+
+def pages_folder(pages_dir: str | Path) -> Path:
+    """The `pages` source's folder, or a clear error saying how to give it."""
+    if not str(pages_dir):
+        raise FileNotFoundError("data='pages' needs the folder of your labelImg pages: set the notebook parameter "
+                                f"pages_dir (python -m lib.series --data pages -p pages_dir=DIR --only 01) or "
+                                f"${PAGES_ENV}")
+    folder = Path(pages_dir).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder (pages_dir: your labelImg pages and their .xml/.txt files)")
+    if not check.find_pages(folder):
+        raise FileNotFoundError(f"{folder}: no page images ({', '.join(check.PAGE_EXTS)}) and no annotation files")
+    return folder.resolve()
 
 
 def export_params(source: str, profile, seed: int, where: Path | None, crohme_test: str = "2014") -> dict:
@@ -122,13 +142,14 @@ def export_params(source: str, profile, seed: int, where: Path | None, crohme_te
 
 
 def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", force: bool = False,
-               crohme_test: str | int = "2014", im2latex_dir: str | Path = "") -> dict:
+               crohme_test: str | int = "2014", im2latex_dir: str | Path = "", pages_dir: str | Path = "") -> dict:
     """Step 01 for `ctx.data`: writes interim/<source>/<key>/ (crops, labels, manifest.csv, export_report.json).
 
     crohme: `crohme_dir`, else $IM2LATEX_CROHME_DIR, else <data>/raw/crohme (`python -m lib.crohme fetch`),
     else <repo>/../shared/data/crohme; `crohme_test` picks the 2014 or 2016 test set. course: `course_dir`,
     else $IM2LATEX_COURSE_DIR. im2latex: `im2latex_dir`, else $IM2LATEX_IM2LATEX_DIR, else <data>/raw/im2latex
-    (`python -m lib.im2latex fetch`). An interim folder made with the same parameters is reused unless `force`.
+    (`python -m lib.im2latex fetch`). pages: `pages_dir` (a student's labelImg pages), else $IM2LATEX_PAGES_DIR.
+    An interim folder made with the same parameters is reused unless `force`.
     """
     t0 = time.monotonic()
     out_dir, prof, src = ctx.interim_dir(), ctx.profile, ctx.data
@@ -140,11 +161,13 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
         where = course.check_layout(course_dir).resolve()
     elif src == "im2latex":
         where = im2latex.find_dir(im2latex_dir, ctx.home)
+    elif src == "pages":
+        where = pages_folder(pages_dir or os.environ.get(PAGES_ENV, ""))
     params = export_params(src, prof, ctx.seed, where, str(crohme_test))
     generated = (ensure_demo(ctx.raw_dir("demo"), prof.demo_pages, ctx.seed, prof.demo_mix, prof.demo_tex)
                  if src == "demo" else False)
-    # course files may change under the same parameters: always re-imported
-    old = None if force or generated or src == "course" else records.read_export_report(out_dir)
+    # a student's files may change under the same parameters: always re-read
+    old = None if force or generated or src in ("course", "pages") else records.read_export_report(out_dir)
     if old is not None and old.get("params") == params:
         print(f"interim data up to date (same parameters): {out_dir}")
         records.write_export_report(ctx.out, old)
@@ -161,6 +184,8 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
             n = prof.im2latex_train
             body = im2latex.export_lists(where, tmp, {"train": n, "dev": None if n is None else max(1, n // 10),
                                                       "test": prof.im2latex_test})
+        elif src == "pages":
+            body = export_pages(where, tmp, workers)
         else:
             body = course.import_course(where, tmp)
         report = {"source": src, "params": params, **body, "seconds": round(time.monotonic() - t0, 1)}

@@ -25,6 +25,8 @@ def _resolve(name: str):
 def build_model(name: str, vocab_size: int, **hparams) -> Im2SeqModel:
     """A fresh model; `hparams` are its constructor arguments (as saved in checkpoints)."""
     _, cls = _resolve(name)
+    if hasattr(cls, "upgrade_hparams"):  # a checkpoint written before an option was retired
+        hparams = cls.upgrade_hparams(hparams)
     return cls(vocab_size=vocab_size, **hparams)
 
 

@@ -32,13 +32,13 @@ class Im2SeqModel(nn.Module):
     - `select(state, index)` reorders/expands the rows of the running state (beam search); the default
       suits dict states. The memory never changes while decoding: beam search repeats each image's memory
       once for its beams (`index_rows`) and never copies it again.
-    - `has_attention_maps`: `forward(images, tgt_in, mask, return_attn=True)` -> (logits, attention
-      [B, T, N] over the feature grid, row-major), which the guided-attention loss needs (lib/training/guide.py).
+    - `has_attention_maps`: `attention(images, tgt_in, mask)` -> (logits, attention [B, T, N] over the feature
+      grid, row-major) with teacher forcing (model 1: the figures and `python -m lib.bench prior`).
     - `hparams` is the dict of constructor arguments; `lib.models.build_model(name, **hparams)` rebuilds.
     """
 
     name: str = "base"
-    has_attention_maps: bool = False  # forward(..., return_attn=True) also gives attention [B, T, N] (model 1)
+    has_attention_maps: bool = False  # attention(images, tgt_in, mask) -> (logits, attention [B, T, N]) (model 1)
 
     def __init__(self) -> None:
         super().__init__()

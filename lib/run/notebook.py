@@ -20,7 +20,7 @@ from .profiles import Profile, get_profile
 
 HOME_ENV = "IM2LATEX_HOME"      # where data/ and outputs/ live (default: the repository)
 RUN_ENV = "IM2LATEX_RUN"        # default run name when the notebook's `run` parameter is empty
-SOURCES = ("demo", "crohme", "course", "im2latex")
+SOURCES = ("demo", "crohme", "course", "im2latex", "pages")
 AUTODL_TMP = Path("/root/autodl-tmp")
 DRIVE_HOME = Path("/content/drive/MyDrive/im2latex")
 # import name -> pip name; torch/torchvision are never installed here (Colab has them; never pin them)

@@ -14,14 +14,8 @@ EXTRA_KNOBS = {
     "lr_gamma": "step schedule: factor per step", "grad_clip": "gradient norm clip",
     "lr_hold": "cosine: the share of the run held at lr before the cosine begins (0: the cosine from the warm-up on)",
     "stop_after_steps": "stop training after this many optimiser steps (tests)",
-    "attention_guide": "model 1: weight of the guided-attention loss at the start (0: off)",
-    "attention_guide_until": "model 1: the guide fades to 0 at this fraction of the run",
-    "m1_presence": "model 1: weight of the token-presence loss on the encoder (0: off)",
-    "m1_ctc": "model 1: weight of the CTC loss reading the formula off the encoder's columns (0: off)",
     "m1_dropout": "model 1 dropout",
-    "m1_positions": "model 1: 2D positions added to the attention keys",
-    "m1_init": "model 1 decoder start: mean | zero",
-    "m1_feed": "model 1: input feeding (False: the decoder's LSTM reads the tokens only; teacher forcing in one call)",
+    "m1_feed": "model 1: input feeding (True: im2markup's; False, every profile: the LSTM reads the tokens only)",
 }
 
 
@@ -84,7 +78,7 @@ class Profile:
     eval_limit: int | None     # at most this many test (and dev) images decoded (None: all)
     extra: dict = field(default_factory=dict)
     ablation_val_limit: int | None = None  # dev images per ablation validation/scoring (None: val_limit)
-    schedule: str = "step"     # learning rate: step (halved every 5 epochs) | cosine (to the run's end) | constant
+    schedule: str = "cosine"   # learning rate: cosine (to the run's end) | step (halved every 5 epochs) | constant
     warmup_steps: int = 100    # cosine, constant: linear warm-up steps
     final_lr: float = 0.02     # cosine: the last learning rate as a fraction of lr
     label_smoothing: float = 0.0
@@ -92,7 +86,6 @@ class Profile:
     per_data: dict = field(default_factory=dict)   # {"crohme": {field: value}}: what differs for one data source
     augment: str = "none"      # training augmentation of notebooks 03/04 (lib/data/augment.py)
     eval_dev_limit: int | None = None  # notebook 06: dev images decoded to choose the submission (None: all)
-    m1_attention: str = "luong"  # model 1's attention: "luong" (im2markup's bilinear score) or "coverage" (WAP)
     ablation_start: str = "scratch"  # notebook 05's arms: "scratch", or "model2" (continue notebook 04's best.pt)
     ablation_overrides: dict = field(default_factory=dict)  # training knobs of the arms (e.g. a lower lr)
     crohme_symbol_height: float = 40.0  # InkML rendering: pixels of the median symbol (40: formulas ~100 px high)
@@ -159,72 +152,39 @@ _PROFILES: dict[str, Profile] = {
         m2_dropout=0.1,
         m1_cnn_widths=(16, 32, 32, 32, 64, 64), m1_enc_hidden=32, m1_dec_hidden=64, m1_embed=32,
         ablation_epochs=1, ablation_minutes=0.1, beam=2, eval_limit=16, ablation_val_limit=4,
-        schedule="cosine", warmup_steps=10, extra={"m1_feed": False},
+        schedule="cosine", warmup_steps=10,
         demo_tex=0.3, im2latex_train=120, im2latex_test=30,  # exam grammar only: 20 steps
         # the cpu recipe's path on CROHME: model 2 starts on the (4-page) demo set
         per_data={"crohme": dict(pretrain_minutes=0.3, per_model={"model1": {"pretrain_minutes": 0.0}})},
     ),
-    # The run a newcomer makes first (`make series`): about an hour on 2 cores, a model that reads. The
-    # recipe is the one `python -m lib.bench learn` measured best (README, "How fast it learns"):
-    # - 2000 demo pages (~12k train formulas): at 800 pages the model starts to overfit within the budget;
-    # - buckets fitted to the crops: a third of the pixels of the course's buckets, all of them ink or near it;
-    # - a ResNet of width 32 (a quarter of ResNet-18's work): 2.3x the images per second, the same learning
-    #   per image, so more of them in the time there is;
-    # - a high learning rate (3e-3, warm-up 300 steps) with a cosine that ends when the minutes end.
+    # The run a newcomer makes first (`make series`): about an hour on 2 cores, a model that reads. Each choice is
+    # the one `python -m lib.bench learn` measured best; the figures are in docs/learning.md ("Why the profiles
+    # are what they are") and docs/handwriting.md.
     "cpu": Profile(
         name="cpu", demo_pages=2000, crohme_train=2000, crohme_test=300, dev_fraction=0.1, max_tokens=100,
-        buckets="fit", workers=2,
+        buckets="fit", workers=2,  # fitted buckets: a third of the course buckets' pixels
         epochs=100, max_minutes=20.0, batch_size=16, batch_pixels=16 * 240 * 100, lr=3e-3, checkpoint_minutes=5.0,
         patience=100, val_limit=200,
         m2_resnet="resnet18", m2_width=32, m2_stages=3, m2_d_model=128, m2_layers=2, m2_heads=4, m2_ff=256,
-        m2_dropout=0.1,
+        m2_dropout=0.1,  # width 32: a quarter of ResNet-18's work, the same learning per image
         m1_cnn_widths=(16, 32, 64, 64, 128, 128), m1_enc_hidden=96, m1_dec_hidden=192, m1_embed=64,
         ablation_epochs=3, ablation_minutes=1.0, beam=3, eval_limit=None, ablation_val_limit=64,
         schedule="cosine", warmup_steps=300, final_lr=0.02, eval_dev_limit=200,
-        # formulas a prior cannot guess (docs/learning.md, "Formulas the bundle did not write"): half the demo
-        # formulas from the exam grammar, the rest random formulas over the whole vocabulary and the fragments of
-        # real exam labels; a third typeset by real LaTeX when it is installed
-        demo_mix=BROAD_MIX, demo_tex=0.3,
-        # im2latex-100k: the first 12,000 training formulas (cleaned in a few minutes on 2 cores), 1,000 test
-        im2latex_train=12000, im2latex_test=1000,
-        # the hour: 01+02 ~7 min (2000 pages), model 1 14, model 2 20, 7 ablation arms ~1.5 each, 06 ~6.
-        # Model 1 reads only after ~2,500 optimiser steps whatever the lever (docs/learning.md, "Before it reads"), so
-        # its recipe is the one that makes steps cheap: no input feeding (m1_feed=False: the decoder's LSTM over the
-        # whole formula in one call, attention for all steps in one product; 2x the images/s of the paper's
-        # token-by-token loop: seed 1, 30 minutes, dev exact match 52.1 against 4.9 on the same 2 cores), a narrow
-        # CNN (1.3x the images/s of 32-64-96-96-128-128) and the decoder started from the image's mean context.
-        # A CTC loss on the encoder's columns (m1_ctc=0.3) lets the image in ~350 steps sooner (docs/learning.md).
-        # Its learning rate is held at the peak for the first 60 % of its minutes (lr_hold=0.6), then the cosine: the
-        # break-out needs a high learning rate, and a 14-minute cosine has fallen to a third of it by then (seed 0,
-        # 14 minutes: dev exact match 28.8 % in 3,438 steps, where the plain cosine's series run ended at 6 %
-        # validation; 45.7 % in 4,504 steps on a faster day, when lr 5e-3 gave 28.7 and m1_positions 8.7).
-        per_model={"model1": {"max_minutes": 14.0, "lr_hold": 0.6}}, extra={"m1_feed": False},
+        demo_mix=BROAD_MIX, demo_tex=0.3,  # formulas a prior cannot guess; a third typeset by LaTeX when installed
+        im2latex_train=12000, im2latex_test=1000,  # cleaned in a few minutes on 2 cores
+        # model 1 reads only after ~2,500 steps: its minutes are spent at a high learning rate first
+        per_model={"model1": {"max_minutes": 14.0, "lr_hold": 0.6}},
         # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
         ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
-        # CROHME (docs/handwriting.md, `python -m lib.bench learn --data crohme`): every training file (8,078 train
-        # formulas after the formula-held-out dev), rendered at half the published scale (symbol height 20 px:
-        # formulas ~50 px high, a quarter of the pixels; training is pixel-bound on a CPU), all 986 test-2014
-        # files. The series' minutes go to model 2 (34) before model 1 (14): 01+02 ~2 min (render 45 s), the
-        # demo set for model 2's start ~10 (once), 05 ~8, 06 ~5 (decoding 986 test images greedy + beam 3 takes
-        # about a minute per checkpoint): timed at 72.8 minutes on 2 cores from a fresh folder, 2014 test ExpRate
-        # 6.6 submitted (model 2 6.8 with beam 3; docs/handwriting.md, "The series on CROHME").
-        # Model 2 spends the first 15 of its minutes on the demo set (one vocabulary), which teaches it where to
-        # look sooner than CROHME's pen formulas do (the only lever measured to help: docs/handwriting.md);
-        # the demo set is made once (~10 minutes on 2 cores, or reused) before model 2 trains. Model 1 from scratch
-        # (not measured with a demo start), with the plain cosine (lr_hold not measured on CROHME).
+        # CROHME: every file at half the published scale (a CPU is pixel-bound), four sub-expressions cut from each
+        # training file, model 2's first 15 minutes on the demo set (it learns where to look sooner)
         per_data={"crohme": dict(
             crohme_train=None, crohme_test=None, crohme_symbol_height=20.0, max_minutes=34.0, pretrain_minutes=15.0,
             crohme_parts=4,
             per_model={"model1": {"max_minutes": 14.0, "pretrain_minutes": 0.0}})},
     ),
-    # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16). The levers measured on the
-    # CPU, sized for a GPU (estimates, not yet timed on a GPU; README, "On a GPU"):
-    # - 3000 demo pages (~18k train formulas): more formulas was the largest single gain on the CPU;
-    #   generating them takes about a minute on a 12-core container;
-    # - fitted buckets; the full-width ResNet-18 (a GPU has the compute the CPU recipe saves);
-    # - lr 2e-3 (3e-3 at batch 16 on the CPU; a larger model here) with warm-up and a cosine over the epochs;
-    # - 40 epochs of model 2 (~720k images: ~15 min at an estimated 800-1000 images/s), 25 of model 1
-    #   (~300 images/s estimated: ~25 min); patience long enough not to cut the cosine short.
+    # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16): the CPU's levers sized for a
+    # GPU (estimated, not yet timed on one; docs/learning.md, "Why the profiles are what they are").
     "gpu": Profile(
         name="gpu", demo_pages=3000, crohme_train=None, crohme_test=None, dev_fraction=0.1, max_tokens=150,
         buckets="fit", workers=4,
@@ -236,24 +196,9 @@ _PROFILES: dict[str, Profile] = {
         ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None,  # 7 arms x 8 epochs: ~20-30 min
         schedule="cosine", warmup_steps=500, final_lr=0.02, per_model={"model1": {"epochs": 25}},
         demo_mix=BROAD_MIX, demo_tex=0.3,  # as on the CPU
-        # model 1 without input feeding, as on the CPU (where it doubled the images/s and the model read after half
-        # the minutes): on a GPU the paper's token-by-token loop is a chain of small kernels per token, the parallel
-        # decoder one cuDNN LSTM call and two batched products (not yet timed on a GPU). No lr_hold: the ~2,500 steps
-        # model 1 needs before it reads are the first fifth of its 25 epochs (~14,000 steps of 32), where the cosine
-        # is still above 0.9
-        extra={"m1_feed": False},
-        # CROHME (8835 training formulas): the published offline recipes train ~300 epochs at batch 8 with a
-        # pixel cap (BTTR, CoMER: config.yaml max_epochs 300, batch_size 8, MAX_SIZE 32e4), CoMER with scale
-        # augmentation (ScaleAugmentation 0.7-1.4), and decode with beam 10. Fitted to about 2 hours on one
-        # RTX 3090 by an estimated 800-1000 images/s for model 2 and ~300 for model 1 (bf16, ~50k-pixel
-        # images): model 2 300 epochs (2.65M images, ~50 min) capped at 55 minutes, model 1 100 epochs capped
-        # at 40, the ablation's arms continuing model 2 for 3 minutes each (~25 min with their scoring),
-        # evaluation with beam 10 (~5 min). The caps hold the plan whatever the real speed: the cosine ends
-        # with the minutes.
-        # The symbol height stays at the published 40 px (formulas ~100 px high, as WAP/BTTR/CoMER read them): the
-        # CPU recipe halves it only because a CPU is pixel-bound, and a 3090 has the pixels to spare. Model 2 starts
-        # on the demo set as on the CPU (the lever measured there), for 5 of its 55 minutes (~15 demo epochs at an
-        # estimated 900 images/s: it reads the demo set by then); the 300 epochs' cap is the minutes that remain.
+        # CROHME: the published offline recipes (~300 epochs, scale augmentation 0.7-1.4, beam 10) capped to about
+        # two hours on a 3090; the published 40 px symbols; every sub-expression a file has (up to 8): a GPU has the
+        # compute for the 3.7x formulas the decomposition paper trained on
         per_data={"crohme": dict(
             epochs=300, max_minutes=55.0, max_tokens=200, lr=1e-3, warmup_steps=1000, augment="scale", beam=10,
             m2_dropout=0.3, pretrain_minutes=5.0, crohme_parts=8,

@@ -176,6 +176,10 @@ def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: 
     out_dir = run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = select(find_notebooks(notebooks_dir), start, only)
+    if data == "pages" and any(n != "01" for n, _ in chosen):  # crops for labelling: nothing to clean or train
+        chosen = [(n, p) for n, p in chosen if n == "01"]
+        print("data=pages: notebook 01 only (your labelImg crops for the teaching assistant; with the labels back, "
+              "run the series with --data course)", flush=True)
     if not chosen:
         print(f"no notebooks to run in {notebooks_dir}")
         return 1

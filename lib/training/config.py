@@ -20,7 +20,7 @@ class TrainConfig:
     batch_pixels: int | None = None  # pixel budget per batch (large buckets get fewer images)
     lr: float = 1e-3
     weight_decay: float = 0.01
-    schedule: str = "step"           # step | cosine | constant (lib/training/schedule.py)
+    schedule: str = "cosine"         # cosine | step | constant (lib/training/schedule.py)
     lr_step: int = 5                 # step: the learning rate times lr_gamma every lr_step epochs
     lr_gamma: float = 0.5
     warmup_steps: int = 100          # cosine, constant: linear warm-up
@@ -34,10 +34,6 @@ class TrainConfig:
     workers: int = 0
     max_len: int = 152               # decoding limit in validation
     stop_after_steps: int | None = None
-    attention_guide: float = 0.0     # model 1: weight of the guided-attention loss at the start (lib/training/guide.py)
-    attention_guide_until: float = 0.5  # ... fading linearly to 0 at this fraction of the run
-    m1_presence: float = 0.0         # model 1: weight of the token-presence loss (which tokens the image holds)
-    m1_ctc: float = 0.0              # model 1: weight of the CTC loss on the grid's columns (the formula in order)
 
     def __post_init__(self):
         if not 0.0 <= self.lr_hold < 1.0:  # refused before any data is loaded, not at the first step
@@ -114,3 +110,4 @@ class TrainResult:
     epochs_run: int
     wall_s: float
     history: list[dict] = dataclasses.field(default_factory=list)
+    epochs_this_session: int = 0  # epochs trained by this call (`epochs_run` counts every session's)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..data import LIST_NAMES
 from ..data.buckets import of_profile
 from ..data.dataset import FormulaDataset, fingerprint, get_transform, load_vocab, make_loader, set_epoch
-from ..data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab
+from ..data.vocab import PAD_ID, Vocab
 from ..models import build_model, checkpoint, model_from_profile
 from ..run import records
 from ..run.notebook import seed_everything
@@ -27,7 +27,6 @@ from ..run.distributed import World
 from ..run.profiles import Profile
 from ..run.progress import progress
 from . import logs
-from .guide import guide_weight, guided_attention_loss
 from .config import TrainConfig, TrainResult, resolve_run
 from .schedule import lr_factor, set_lr
 from .schedule import progress as run_progress
@@ -39,6 +38,21 @@ AGREE_EVERY = 8  # data-parallel: rank 0's clock is sent to the others every thi
 
 class TrainingInterrupted(RuntimeError):
     """Raised by the `stop_after_steps` hook: a deterministic stand-in for a killed run."""
+
+
+class ResumeRefused(ValueError):
+    """`last.pt` was written with settings that would reshape the rest of the run, or has nothing left to do."""
+
+
+# settings whose change mid-run reshapes it (the schedule's length and shape, the step's size): resuming with
+# another value is refused unless asked for; the rest (patience, workers, checkpoint_minutes...) may change
+RESHAPING = ("epochs", "max_minutes", "batch_size", "batch_pixels", "lr", "weight_decay", "schedule", "lr_step",
+             "lr_gamma", "warmup_steps", "final_lr", "lr_hold", "label_smoothing", "grad_clip")
+
+
+def changed_settings(saved: dict, now: dict) -> list[str]:
+    """`name old -> new` for each reshaping setting that differs between `last.pt`'s config and this run's."""
+    return [f"{k} {saved[k]!r} -> {now.get(k)!r}" for k in RESHAPING if k in saved and saved[k] != now.get(k)]
 
 
 @dataclass
@@ -113,54 +127,22 @@ class Run:
                         train_state=dataclasses.asdict(self.state))
 
 
-def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfig, guide: float = 0.0
-               ) -> torch.Tensor:
-    """One optimiser step with teacher forcing (plus `guide` x the guided-attention loss, model 1); the batch's
-    mean token loss, left on the device (no sync)."""
+def train_step(model, batch: dict, prec: Precision, opt, scaler, cfg: TrainConfig) -> torch.Tensor:
+    """One optimiser step with teacher forcing; the batch's mean token loss, left on the device (no sync)."""
     images = batch["images"].to(prec.device, non_blocking=True)
     mask = batch["mask"] if batch["mask"] is None else batch["mask"].to(prec.device, non_blocking=True)
     tgt = batch["tgt"].to(prec.device, non_blocking=True)
-    kw = {k: True for k, on in (("return_attn", guide > 0), ("return_presence", cfg.m1_presence > 0),
-                                ("return_ctc", cfg.m1_ctc > 0)) if on}
     with prec.autocast():
-        out = model(images, tgt[:, :-1], mask, **kw)
-    logits, *extra = out if kw else (out,)
+        logits = model(images, tgt[:, :-1], mask)
     loss = F.cross_entropy(logits.float().transpose(1, 2), tgt[:, 1:], ignore_index=PAD_ID,
                            label_smoothing=cfg.label_smoothing)
-    total = loss
-    if guide > 0:
-        total = total + guide * guided_attention_loss(extra.pop(0), tgt[:, 1:], tuple(images.shape[-2:]), mask)
-    if cfg.m1_presence > 0:
-        total = total + cfg.m1_presence * presence_loss(extra.pop(0), tgt[:, 1:])
-    if cfg.m1_ctc > 0:
-        total = total + cfg.m1_ctc * column_ctc_loss(*extra.pop(0), tgt[:, 1:])
     opt.zero_grad(set_to_none=True)
-    scaler.scale(total).backward()
+    scaler.scale(loss).backward()
     scaler.unscale_(opt)  # clip the true gradients (a no-op without fp16)
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     scaler.step(opt)
     scaler.update()
     return loss.detach()
-
-
-def presence_loss(logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of token-presence logits [B, V] against which tokens each formula holds (<PAD>,
-    <SOS> and <EOS> left out): a gradient that reaches every encoder cell from the first step, before the
-    decoder has learnt where to look."""
-    target = torch.zeros_like(logits)
-    target.scatter_(1, gold, 1.0)
-    keep = torch.ones(logits.shape[1], dtype=torch.bool, device=logits.device)
-    keep[[PAD_ID, SOS_ID, EOS_ID]] = False
-    return F.binary_cross_entropy_with_logits(logits[:, keep], target[:, keep])
-
-
-def column_ctc_loss(logits: torch.Tensor, lengths: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
-    """CTC loss of the formula's tokens (without <EOS>) read left to right off model 1's grid columns
-    (`Im2Markup.column_logits`; blank = <PAD>), per target token: a gradient to every column from the first step,
-    in reading order. A formula longer than its columns' slots adds nothing (zero_infinity)."""
-    target_lengths = ((gold != PAD_ID) & (gold != EOS_ID)).sum(1)
-    log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # [T, B, V]
-    return F.ctc_loss(log_probs, gold, lengths, target_lengths, blank=PAD_ID, zero_infinity=True)
 
 
 def run_epoch(run: Run) -> bool:
@@ -178,8 +160,7 @@ def run_epoch(run: Run) -> bool:
     for batch in run.train_loader:
         done = run_progress(cfg, st.step, per_epoch, elapsed)
         set_lr(run.opt, cfg.lr * lr_factor(cfg, st.epoch, st.step, done))
-        loss = train_step(run.model, batch, run.prec, run.opt, run.scaler, cfg,
-                          guide_weight(cfg.attention_guide, cfg.attention_guide_until, done))
+        loss = train_step(run.model, batch, run.prec, run.opt, run.scaler, cfg)
         n = batch["images"].shape[0]
         ep_loss += loss * n
         st.step, st.batch, st.ep_images, win_images = st.step + 1, st.batch + 1, st.ep_images + n, win_images + n
@@ -256,8 +237,9 @@ def _end_epoch_state(run: Run, row: dict) -> bool:
     return improved
 
 
-def resume_from_last(run: Run) -> bool:
-    """Continue from `last.pt` when there is one (True); else start the logs afresh (False)."""
+def resume_from_last(run: Run, allow_changes: bool = False) -> bool:
+    """Continue from `last.pt` when there is one (True); else start the logs afresh (False). A `last.pt` written
+    with other reshaping settings (`RESHAPING`) is refused unless `allow_changes`."""
     last, st_log, ep_log = run.out / "last.pt", run.out / "log_steps.csv", run.out / "log_epochs.csv"
     main = run.world.main
     if not last.exists():
@@ -269,6 +251,13 @@ def resume_from_last(run: Run) -> bool:
     if ckpt.train_state is None or ckpt.optimizer is None or ckpt.rng is None:
         raise ValueError(f"{last}: holds no training position to resume from (a best.pt copied over last.pt?); "
                          f"delete it to start this run afresh")
+    changes = changed_settings((ckpt.config or {}).get("train") or {}, run.config["train"])
+    if changes and not allow_changes:
+        raise ResumeRefused(f"{last} was written with other settings ({'; '.join(changes)}): resuming would "
+                            f"reshape the rest of its run. Delete it to start afresh, or resume with the new "
+                            f"settings on purpose (allow_changes=True; python -m lib.train ... --allow-changes)")
+    if changes and main:
+        print(f"resuming with changed settings: {'; '.join(changes)}")
     run.net.load_state_dict(ckpt.weights)
     run.opt.load_state_dict(ckpt.optimizer)
     checkpoint.restore_scaler(run.scaler, ckpt.scaler)
@@ -322,14 +311,6 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
         model = model.to(prec.device)
     else:
         model = model_from_profile(model_name, len(vocab), profile, **model_kw).to(prec.device)
-    heads = (("m1_presence", "presence", "token-presence head"), ("m1_ctc", "ctc", "column CTC head"))
-    for knob, hparam, head in heads:  # a loss on a head the model lacks: refused by name
-        weight = getattr(cfg, knob)
-        if weight > 0 and not checkpoint.bare_model(model).hparams.get(hparam):
-            raise ValueError(f"{knob}={weight}: this {model_name} has no {head} (model 1 built with {knob} > 0 has)")
-    if cfg.attention_guide > 0 and not model.has_attention_maps:
-        raise ValueError(f"attention_guide={cfg.attention_guide}: {model_name} has no attention maps to guide "
-                         "(model 1 has; set attention_guide=0 for this model)")
     if world.distributed:  # the same start everywhere (DDP also sends rank 0's weights); dropout differs per rank
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[prec.device.index] if prec.device.type == "cuda" else None)
@@ -362,23 +343,35 @@ def prepare(model_name: str, processed_dir, out_dir, profile: Profile, *, augmen
 
 def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, augment: str = "none", seed: int = 0,
                 epochs: int | None = None, max_minutes: float | None = None, device=None, resume: bool = True,
-                log_every: int | None = None, world: World | None = None, **overrides) -> TrainResult:
+                log_every: int | None = None, world: World | None = None, allow_changes: bool = False,
+                finished_ok: bool = True, **overrides) -> TrainResult:
     """Train (or resume) `model_name` on a processed dataset; `last.pt`, `best.pt` and CSV logs in `out_dir`.
 
     `epochs` / `max_minutes` None take the profile's (`max_minutes=math.inf`: no time limit). Keyword
     overrides are resolved by `lib.training.config.resolve_run`: profile settings (lr, label_smoothing, m2_width...)
     change the profile, the model's own arguments (dropout, d_model...) go to the model, others are refused.
+    Resuming a `last.pt` written with other reshaping settings is refused unless `allow_changes`; resuming one
+    that has finished says so, and raises ResumeRefused unless `finished_ok`.
     """
     t0 = time.monotonic()
     run = prepare(model_name, processed_dir, out_dir, profile, augment=augment, seed=seed, epochs=epochs,
                   max_minutes=max_minutes, device=device, world=world, **overrides)
     run.log_every = log_every or run.log_every
     if resume:
-        resume_from_last(run)
+        resumed = resume_from_last(run, allow_changes)
+        done = resumed and finished(run)
+        if done:
+            message = f"{run.out / 'last.pt'}: nothing to train, the run has finished ({done})"
+            if not finished_ok:
+                raise ResumeRefused(message + "; raise epochs or max_minutes (with --allow-changes), or delete "
+                                              "last.pt to train it again")
+            if run.world.main:
+                print(message)
     elif run.world.main:
         logs.reset(run.out / "log_steps.csv", logs.STEP_COLUMNS)
         logs.reset(run.out / "log_epochs.csv", logs.EPOCH_COLUMNS)
     st = run.state
+    before = len(st.history)
     if run.world.main:
         shared = (f"; {run.world.size} processes x batch {run.cfg.batch_size} = {run.world.size * run.cfg.batch_size} "
                   f"images per step at lr {run.cfg.lr:g}" if run.world.distributed else "")
@@ -393,4 +386,16 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
         if stopped:
             break
     return TrainResult(run.out, run.out / "best.pt", run.out / "last.pt", st.best, len(st.history),
-                       time.monotonic() - t0, list(st.history))
+                       time.monotonic() - t0, list(st.history), len(st.history) - before)
+
+
+def finished(run: Run) -> str:
+    """Why a run has nothing left to train ("" when it has): what the training loop's condition checks."""
+    st, cfg = run.state, run.cfg
+    if st.epoch >= cfg.epochs:
+        return f"{st.epoch} of {cfg.epochs} epochs"
+    if st.bad_epochs >= cfg.patience:
+        return f"stopped early after {st.bad_epochs} epochs without improvement (patience {cfg.patience})"
+    if run.out_of_time():
+        return f"its {cfg.max_minutes:g} minutes are spent"
+    return ""

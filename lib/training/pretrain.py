@@ -47,7 +47,8 @@ def train_with_pretraining(model_name: str, processed_dir, out_dir, profile: Pro
     demo = demo or demo_for(home, profile, seed)
     vocab = shared_vocab(Path(processed_dir), demo)
     pre = train_model(model_name, demo, Path(out_dir) / PRETRAIN_DIR, profile, seed=seed, epochs=10_000,
-                      max_minutes=minutes, vocab=vocab, **{**kw, "patience": 10_000})  # the minutes decide
+                      max_minutes=minutes, vocab=vocab,
+                      **{**kw, "patience": 10_000, "finished_ok": True})  # the minutes decide; a phase that ends
     rest = math.inf if math.isinf(total) else total - minutes
     result = train_model(model_name, processed_dir, out_dir, profile, seed=seed, epochs=epochs, max_minutes=rest,
                          init_from=pre.last_path, vocab=vocab, **kw)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from ..data import annotations as ann
+from ..data import annotation_check as check
 from ..data import latex, ocr_labels
 from ..data.images import ImageError, load_grey
 
@@ -35,24 +35,16 @@ def _label_text(path: Path) -> str:
         return f"<{e}>"
 
 
-def page_with_boxes(raw: Path, interim: Path, source: str):
-    """Demo: a page with its usable boxes (green) and skipped ones (red, with the reason); else one sample."""
+def page_with_boxes(raw: Path, interim: Path, source: str, pages_dir: Path | None = None):
+    """demo, pages: a page with its numbered boxes (green cropped, orange a warning, red skipped with the reason);
+    other sources: one sample image. `pages_dir`: the pages source's folder (else <raw>/pages)."""
     rows = _manifest(interim)
-    fig, ax = plt.subplots(figsize=(9, 9 if source == "demo" else 3))
-    if source == "demo" and rows:
-        row = next((r for r in rows if r["format"] == "voc"), rows[0])
-        folder = Path(raw) / "pages" / row["split"]
-        page = load_grey(folder / row["source"])
-        ax.imshow(page, cmap="gray", vmin=0, vmax=255)
-        path = folder / row["annotation"]
-        h, w = page.shape
-        boxes = ann.parse_voc(path) if row["format"] == "voc" else ann.parse_yolo(path, w, h)
-        for b in ann.check_boxes(boxes, w, h):
-            colour = "lime" if b.problem is None else "red"
-            ax.add_patch(plt.Rectangle((b.x0, b.y0), max(b.x1 - b.x0, 2), max(b.y1 - b.y0, 2), fill=False,
-                                       edgecolor=colour, linewidth=1.5))
-            ax.text(b.x0, b.y0 - 3, f"{b.k}" + (f" {b.problem}" if b.problem else ""), color=colour, fontsize=7)
-        ax.set_title(f"{row['source']} ({row['format']}): green = cropped, red = skipped")
+    fig, ax = plt.subplots(figsize=(9, 9 if source in ("demo", "pages") else 3))
+    if source in ("demo", "pages") and rows:
+        pages = [p for p in check.find_pages(Path(pages_dir or Path(raw) / "pages")) if p.image and p.annotation]
+        page = next((p for p in pages if p.fmt == "voc"), pages[0])
+        ax.imshow(check.draw_page(check.check_page(page)))
+        ax.set_title(f"{page.image.name} ({page.fmt}): green = cropped, orange = look again, red = skipped")
     elif rows:
         row = rows[0]
         img = load_grey(Path(interim) / row["split"] / f"{row['crop_id']}.png") if source == "crohme" \
