@@ -62,12 +62,16 @@ def visible_gpus() -> int:
 
 
 def processes_for(gpus: int | None) -> int:
-    """Training processes for notebook 03/04's `gpus` parameter: None -> every visible GPU (at least 1)."""
+    """Training processes for notebook 03/04's `gpus` parameter: 1 (the default), N, or None for every visible GPU
+    (at least 1). More processes take more images per step at the same learning rate, so more is asked for."""
+    available = visible_gpus()
     if gpus is None:
-        return max(1, visible_gpus())
+        return max(1, available)
     if gpus < 1:
         raise ValueError(f"gpus={gpus}: at least 1")
-    available = visible_gpus()
+    if gpus == 1 and available > 1:
+        print(f"{available} GPUs visible, training on one (gpus={available} trains on all of them: "
+              f"{available}x the images per step at the profile's learning rate)")
     if gpus > 1 and gpus > available:
         raise ValueError(f"gpus={gpus}, but {available} GPU{'s' if available != 1 else ''} visible")
     return gpus

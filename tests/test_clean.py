@@ -164,3 +164,33 @@ def test_run_export_and_cleaning_for_course_from_env(tmp_path, monkeypatch):
     cleaned = clean.run_cleaning(ctx2)
     assert cleaned["source"] == "course" and cleaned["splits"]["train"]["kept"] == 1
     assert (ctx2.processed_dir() / "test_ids.txt").read_text() == "test0.png\n"
+
+
+def test_result_order_follows_the_teaching_assistants_test_list(tmp_path):
+    """A course folder with `test_ids.txt`: the test ids (so result.txt) follow its order, an image it leaves out
+    is counted, an id without image stays in the list (its line will be "-"); without a list, sorted names."""
+    from lib.data.course import import_course
+    from tests.data_fixtures import noisy_image
+
+    src = tmp_path / "course"
+    for split in ("train", "dev", "test"):
+        (src / split).mkdir(parents=True)
+    noisy_image(src / "train" / "a.png")
+    (src / "train" / "a.txt").write_text("$x$")
+    noisy_image(src / "dev" / "b.png")
+    (src / "dev" / "b.txt").write_text("$y$")
+    for name in ("t10", "t2", "t1", "extra"):
+        noisy_image(src / "test" / f"{name}.png")
+    (src / "test_ids.txt").write_text("t2.png\nt10.png\nmissing.png\nt1.png\nt2.png\n")
+    report = import_course(src, tmp_path / "interim")
+    assert report["test_order"]["ids"] == 4                            # t2 listed twice: once, first place
+    cleaned = clean.clean(tmp_path / "interim", tmp_path / "p", 60, COURSE, workers=0)
+    assert (tmp_path / "p" / "test_ids.txt").read_text().split() == ["t2.png", "t10.png", "missing.png", "t1.png"]
+    order = cleaned["test_order"]
+    assert order["from"] == "the teaching assistant's test list" and order["without_image"] == 1
+    assert order["images_not_listed"] == 1 and cleaned["splits"]["test"]["dropped"] == {clean.TEST_NOT_LISTED: 1}
+    (src / "test_ids.txt").unlink()                                    # no list: sorted names, as before
+    import_course(src, tmp_path / "interim2")
+    again = clean.clean(tmp_path / "interim2", tmp_path / "p2", 60, COURSE, workers=0)
+    assert again["test_order"]["from"] == "sorted image names"
+    assert (tmp_path / "p2" / "test_ids.txt").read_text().split() == ["extra.png", "t1.png", "t10.png", "t2.png"]

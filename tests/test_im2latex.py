@@ -152,3 +152,17 @@ def test_render_builds_the_dataset_from_a_formula_list_and_reports_failures(tmp_
 def test_the_shared_formula_list_reads_whole():
     formulas = im2latex.read_formulas(SHARED)
     assert len(formulas) == 8475 and all("\r" not in f for f in formulas)
+
+
+def test_the_test_list_sets_the_order_of_the_submission(tmp_path):
+    from lib.data.buckets import COURSE
+    from lib.data.clean import clean
+
+    d = make_dataset(tmp_path / "ds")
+    (d / "im2latex_validate_filter.lst").write_text("img3.png 3\n")
+    (d / "im2latex_test_filter.lst").write_text("img4.png 4\nimg2.png 2\nimg0.png 0\n")  # not sorted
+    r = im2latex.export_lists(d, tmp_path / "out")
+    assert r["test_order"] == {"from": "im2latex_test_filter.lst", "ids": 3}
+    report = clean(tmp_path / "out", tmp_path / "p", 60, COURSE, workers=0)
+    assert (tmp_path / "p" / "test_ids.txt").read_text().split() == ["img4.png", "img2.png", "img0.png"]
+    assert report["test_order"]["from"] == "the teaching assistant's test list"

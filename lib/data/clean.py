@@ -14,7 +14,7 @@ from .buckets import of_profile
 from .dataset import fingerprint
 from .images import IMAGE_EXTS, ImageError, has_ink, ink_scale, load_grey, png_bytes, preprocess
 from .latex import join
-from .staging import Tally, staged_dir
+from .staging import TEST_ORDER, Tally, staged_dir
 from .vocab import Vocab
 
 PLAIN_SOURCES = ("crohme",)   # handwriting: \left/\right and text wrappers are not visible in ink
@@ -24,6 +24,7 @@ LABEL_WITHOUT_IMAGE = "label_without_image"
 UNREADABLE_IMAGE = "unreadable_image"
 BLANK_IMAGE = "blank_image"
 DUPLICATE_IMAGE = "duplicate_image_name"
+TEST_NOT_LISTED = "test_image_not_in_test_list"
 
 
 def scan(folder: Path) -> tuple[dict[str, Path], dict[str, Path], list[str]]:
@@ -73,6 +74,7 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
     tally, encodings = Tally(), Counter()
     formulas: dict[str, dict[str, list[str]]] = {s: {} for s in SPLITS}   # split -> id -> tokens
     test_ids: list[str] = []
+    order: dict = {}
     answers: dict[str, list[str] | None] = {}
     answer_problems: Counter = Counter()
     pending: list[tuple[str, str, Path]] = []                             # (split, id, image)
@@ -83,8 +85,10 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
         if split == "test":  # test answers are kept apart; labels beside test images serve when there are none
             keys = scan(interim / "answer_key")[1] if (interim / "answer_key").is_dir() else {}
             found = keys or found
-            test_ids = sorted(images)
+            test_ids, order = test_order(interim, images, tally)
         for cid in sorted(set(images) | set(found)):
+            if split == "test" and cid not in test_ids:
+                continue  # an image the teaching assistant's list leaves out (counted by test_order)
             if cid not in found and split != "test":
                 tally.drop(split, IMAGE_WITHOUT_LABEL, images[cid].name)
                 continue
@@ -124,7 +128,7 @@ def clean(interim: Path, processed: Path, max_tokens: int, buckets: Sequence[Seq
             tally.keep(split)
             buckets_used[f"{r['size'][1]}x{r['size'][0]}"] += 1
         report = _write_lists(out, formulas, test_ids, answers)
-        report.update(splits=tally.as_dict(), label_encodings=dict(encodings),
+        report.update(splits=tally.as_dict(), test_order=order, label_encodings=dict(encodings),
                       answer_key_problems=dict(answer_problems), max_tokens=max_tokens,
                       style="plain" if plain else "im2latex", buckets=dict(buckets_used.most_common()),
                       lengths={s: _stats([len(t) for t in (formulas[s].values() if s != "test" else
@@ -146,6 +150,21 @@ def train_ink_scale(out: Path, train: dict, limit: int = 2000) -> dict:
     names = sorted(train)[:limit]
     return ink_scale([load_grey(out / "images" / f"{cid}.png") for cid in names
                       if (out / "images" / f"{cid}.png").exists()])
+
+
+def test_order(interim: Path, images: dict, tally: Tally) -> tuple[list[str], dict]:
+    """The test ids in the order result.txt must follow: step 01's `test_order.txt` (the teaching assistant's
+    list) when there is one, else the images' sorted names; (ids, what the report says of the order)."""
+    listed = interim / TEST_ORDER
+    if not listed.is_file():
+        return sorted(images), {"from": "sorted image names", "ids": len(images)}
+    ids = [line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
+    known = set(ids)
+    for cid in sorted(set(images) - known):
+        tally.drop("test", TEST_NOT_LISTED, images[cid].name)
+    without = [cid for cid in ids if cid not in images]
+    return ids, {"from": "the teaching assistant's test list", "ids": len(ids), "without_image": len(without),
+                 "examples_without_image": without[:5], "images_not_listed": len(set(images) - known)}
 
 
 def _write_lists(out: Path, formulas: dict, test_ids: list[str], answers: dict) -> dict:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from . import SPLITS, im2latex
 from .images import IMAGE_EXTS
-from .staging import Tally, link_or_copy, write_csv
+from .staging import Tally, link_or_copy, write_csv, write_test_order
 
 LAYOUT = ("expected <course_dir>/train/, dev/ and test/ holding images (.png/.jpg) with same-named .txt "
           "OCR labels (test without labels), or im2latex's list layout (a formula list, *_filter.lst split lists "
@@ -47,12 +47,13 @@ def import_course(course_dir: str | Path, out: Path) -> dict:
     if im2latex.has_lists(d):  # the teaching assistant's data in im2latex's list form
         return im2latex.export_lists(d, out)
     tally, rows = Tally(), []
+    order = test_list(d)
     for split in SPLITS:
         (out / split).mkdir(parents=True, exist_ok=True)
         seen_ids: set[str] = set()
         for p in sorted((d / split).iterdir()):
             ext = p.suffix.lower()
-            if not p.is_file() or p.name.startswith("."):
+            if not p.is_file() or p.name.startswith(".") or (order and p == order):
                 continue
             if ext == ".txt":
                 link_or_copy(p, out / split / p.name)
@@ -69,4 +70,17 @@ def import_course(course_dir: str | Path, out: Path) -> dict:
             else:
                 tally.drop(split, "not_an_image", p.name)
     write_csv(out / "manifest.csv", rows, MANIFEST_FIELDS)
-    return {"splits": tally.as_dict(), "layout": "folders"}
+    report = {"splits": tally.as_dict(), "layout": "folders"}
+    if order:
+        ids = write_test_order(out, [Path(line.strip()).stem for line in order.read_text(encoding="utf-8-sig")
+                                     .splitlines() if line.strip()])
+        report["test_order"] = {"from": str(order), "ids": ids}
+    return report
+
+
+TEST_LISTS = ("test_ids.txt", "test/test_ids.txt")  # the teaching assistant's order of the test images
+
+
+def test_list(d: Path) -> Path | None:
+    """The teaching assistant's list of test images (result.txt follows its order), when the folder has one."""
+    return next((d / name for name in TEST_LISTS if (d / name).is_file()), None)

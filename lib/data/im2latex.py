@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import SPLITS
 from .images import IMAGE_EXTS
-from .staging import Tally, link_or_copy, write_csv
+from .staging import Tally, link_or_copy, write_csv, write_test_order
 
 ENV = "IM2LATEX_IM2LATEX_DIR"  # used when the notebook parameter im2latex_dir is empty
 FORMULA_LISTS = ("im2latex_formulas.norm.lst", "formulas.norm.lst", "im2latex_formulas.lst", "formulas.lst")
@@ -124,6 +124,9 @@ def export_lists(d: str | Path, out: Path, limits: dict[str, int | None] | None 
         for p in problems:
             tally.drop(split, BAD_LINE, p)
         limit = (limits or {}).get(split)
+        if split == "test":  # result.txt follows the test list's order
+            order = write_test_order(out, [Path(n).stem for n, _ in (entries[:limit] if limit is not None
+                                                                     else entries)])
         seen: set[str] = set()
         for name, idx in entries[:limit] if limit is not None else entries:
             stem = Path(name).stem
@@ -145,6 +148,7 @@ def export_lists(d: str | Path, out: Path, limits: dict[str, int | None] | None 
             rows.append({"crop_id": stem, "split": split, "source": str(src), "label": label.name,
                          "formula_index": idx})
     write_csv(out / "manifest.csv", rows, MANIFEST_FIELDS)
-    return {"splits": tally.as_dict(), "layout": "im2latex lists",
+    orders = {"test_order": {"from": layout["lists"]["test"].name, "ids": order}} if "test" in layout["lists"] else {}
+    return {"splits": tally.as_dict(), "layout": "im2latex lists", **orders,
             "lists": {s: p.name for s, p in layout["lists"].items()}, "formula_list": layout["formulas"].name,
             "image_folder": layout["images"].name, "formulas": len(formulas)}

@@ -75,3 +75,13 @@ class Tally:
 
     def as_dict(self) -> dict:
         return self.splits
+
+
+TEST_ORDER = "test_order.txt"  # step 01 -> step 02: the test crop ids in the teaching assistant's order
+
+
+def write_test_order(out: Path, ids: list[str]) -> int:
+    """`test_order.txt` (an id listed twice is kept at its first place); how many ids it holds."""
+    unique = list(dict.fromkeys(ids))
+    (Path(out) / TEST_ORDER).write_text("".join(f"{i}\n" for i in unique), encoding="utf-8")
+    return len(unique)

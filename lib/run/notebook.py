@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .precision import pick_device
-from .profiles import Profile, get_profile
+from .profiles import Profile, choose_profile, get_profile, refuse_gpu_profile_without_cuda
 
 HOME_ENV = "IM2LATEX_HOME"      # where data/ and outputs/ live (default: the repository)
 RUN_ENV = "IM2LATEX_RUN"        # default run name when the notebook's `run` parameter is empty
@@ -174,7 +174,9 @@ def start(step: str, profile: str = "auto", data: str = "demo", run: str = "", s
     if in_colab():
         install_missing()
         install_tex()
-    prof = get_profile(profile).for_data(data)
+    name, why = choose_profile(profile)
+    refuse_gpu_profile_without_cuda(name)
+    prof = get_profile(name).for_data(data)
     run = run or os.environ.get(RUN_ENV, "") or f"{prof.name}-{data}"
     home = default_home(root, drive=drive)
     ctx = Context(root=root, home=home, profile=prof, data=data, run=run, step=step,
@@ -182,6 +184,6 @@ def start(step: str, profile: str = "auto", data: str = "demo", run: str = "", s
     ctx.out.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     if not quiet:
-        print(f"profile={prof.name} data={data} run={run} device={ctx.device}\n"
+        print(f"profile={prof.name} ({why}) data={data} run={run} device={ctx.device}\n"
               f"data: {ctx.data_dir}\noutputs: {ctx.out}", flush=True)
     return ctx

@@ -188,13 +188,14 @@ _PROFILES: dict[str, Profile] = {
     "gpu": Profile(
         name="gpu", demo_pages=3000, crohme_train=None, crohme_test=None, dev_fraction=0.1, max_tokens=150,
         buckets="fit", workers=4,
-        epochs=40, max_minutes=None, batch_size=32, batch_pixels=GPU_BATCH_PIXELS, lr=2e-3, checkpoint_minutes=10.0,
+        epochs=40, max_minutes=30.0, batch_size=32, batch_pixels=GPU_BATCH_PIXELS, lr=2e-3, checkpoint_minutes=10.0,
         patience=10, val_limit=None,
         m2_resnet="resnet18", m2_width=64, m2_stages=3, m2_d_model=128, m2_layers=3, m2_heads=4, m2_ff=256,
         m2_dropout=0.2,
         m1_cnn_widths=(64, 128, 256, 256, 512, 512), m1_enc_hidden=256, m1_dec_hidden=512, m1_embed=80,
         ablation_epochs=8, ablation_minutes=8.0, beam=5, eval_limit=None,  # 7 arms x 8 epochs: ~20-30 min
-        schedule="cosine", warmup_steps=500, final_lr=0.02, per_model={"model1": {"epochs": 25}},
+        # caps a rented hour affords: model 2's 40 epochs are estimated at ~15 min, model 1's 25 at ~25
+        schedule="cosine", warmup_steps=500, final_lr=0.02, per_model={"model1": {"epochs": 25, "max_minutes": 40.0}},
         demo_mix=BROAD_MIX, demo_tex=0.3,  # as on the CPU
         # CROHME: the published offline recipes (~300 epochs, scale augmentation 0.7-1.4, beam 10) capped to about
         # two hours on a 3090; the published 40 px symbols; every sub-expression a file has (up to 8): a GPU has the
@@ -209,17 +210,41 @@ _PROFILES: dict[str, Profile] = {
 }
 
 
+FORCE_ENV = "IM2LATEX_FORCE_PROFILE"  # "1": run the gpu profile without CUDA all the same (python -m lib.series --force)
+
+
 def resolve_profile_name(name: str = "auto") -> str:
     """`auto` -> $IM2LATEX_PROFILE if set, else `gpu` with CUDA, else `cpu`."""
+    return choose_profile(name)[0]
+
+
+def choose_profile(name: str = "auto") -> tuple[str, str]:
+    """(profile name, why): `auto` -> $IM2LATEX_PROFILE if set, else `gpu` with CUDA, else `cpu`."""
+    why = "asked for"
     if name in (None, "", "auto"):
         name = os.environ.get(PROFILE_ENV, "") or "auto"
+        why = f"${PROFILE_ENV}" if name != "auto" else why
     if name == "auto":
         import torch
 
-        name = "gpu" if torch.cuda.is_available() else "cpu"
+        cuda = torch.cuda.is_available()
+        name = "gpu" if cuda else "cpu"
+        why = f"auto: CUDA GPU {torch.cuda.get_device_name(0)}" if cuda else "auto: no CUDA GPU"
     if name not in _PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} or 'auto'")
-    return name
+    return name, why
+
+
+def refuse_gpu_profile_without_cuda(name: str) -> None:
+    """The gpu recipe on a CPU runs for many hours: refused unless $IM2LATEX_FORCE_PROFILE=1 (`--force`)."""
+    if name != "gpu" or os.environ.get(FORCE_ENV) == "1":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError("profile 'gpu' on a machine without a CUDA GPU: its recipe would run for many hours on "
+                           "the CPU. Use profile 'cpu' (or 'auto'), or run it anyway with python -m lib.series "
+                           f"--force (or ${FORCE_ENV}=1)")
 
 
 def get_profile(name: str = "auto", **overrides) -> Profile:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from . import atomic
 from .notebook import SOURCES, default_home, repo_root
-from .profiles import UnknownSetting, check_names, resolve_profile_name
+from .profiles import FORCE_ENV, UnknownSetting, check_names, choose_profile, get_profile, \
+    refuse_gpu_profile_without_cuda
 from .progress import HEADLESS_ENV
 
 NOTEBOOK_RE = re.compile(r"^(\d\d)_.*\.ipynb$")
@@ -159,10 +160,30 @@ def check_parameters(chosen: list[tuple[str, Path]], parameters: dict) -> None:
         raise SystemExit(f"-p: {e} (parameters of {', '.join(p.name for _, p in chosen)})") from None
 
 
+def budget_lines(profile, numbers: list[str]) -> list[str]:
+    """What the profile lets each training notebook spend, printed before the series starts (its minutes cap each
+    run; a budget of epochs alone says so)."""
+    def cap(p) -> str:
+        if p.max_minutes is None:
+            return f"{p.epochs} epochs, no time cap"
+        pre = f"; its first {p.pretrain_minutes:g} min on the demo set" if p.pretrain_minutes else ""
+        return f"at most {p.max_minutes:g} min ({p.epochs} epochs{pre})"
+
+    lines = []
+    for number, model in (("03", "model1"), ("04", "model2")):
+        if number in numbers:
+            lines.append(f"  {number} {model}: {cap(profile.for_model(model))}")
+    if "05" in numbers:
+        minutes = "no time cap" if profile.ablation_minutes is None else f"at most {profile.ablation_minutes:g} min"
+        lines.append(f"  05 ablation: 7 arms, each {minutes} ({profile.ablation_epochs} epochs) plus its scoring")
+    return ["training budget:"] + lines if lines else []
+
+
 def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: str | None = None,
                only: str | None = None, notebooks_dir: Path | None = None, log_output: bool = False,
-               extra_parameters: dict | None = None) -> int:
-    """Execute the selected notebooks; returns 0, or 1 at the first failing notebook."""
+               extra_parameters: dict | None = None, force: bool = False) -> int:
+    """Execute the selected notebooks; returns 0, or 1 at the first failing notebook. The gpu profile without
+    CUDA is refused unless `force`."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -170,7 +191,13 @@ def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: 
         raise SystemExit(f"--data: unknown source {data!r} (choose {', '.join(SOURCES)})")
     root = repo_root()
     notebooks_dir = Path(notebooks_dir or root / "notebooks").resolve()
-    profile = resolve_profile_name(profile)
+    profile, why = choose_profile(profile)
+    if force:
+        os.environ[FORCE_ENV] = "1"  # the kernels inherit it
+    try:
+        refuse_gpu_profile_without_cuda(profile)
+    except RuntimeError as e:
+        raise SystemExit(str(e)) from None
     run = run or f"{profile}-{data}"
     run_dir = default_home(root) / "outputs" / run
     out_dir = run_dir / "notebooks"
@@ -186,7 +213,9 @@ def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: 
     check_parameters(chosen, extra_parameters or {})
     os.environ[HEADLESS_ENV] = "1"  # the kernels inherit it: plain progress lines in the logs
     params = {"profile": profile, "data": data, "run": run, **(extra_parameters or {})}
-    print(f"series: profile={profile} data={data} run={run} -> {run_dir}", flush=True)
+    print(f"series: profile={profile} ({why}) data={data} run={run} -> {run_dir}", flush=True)
+    for line in budget_lines(get_profile(profile).for_data(data), [n for n, _ in chosen]):
+        print(line, flush=True)
     log: list[dict] = []
     t_series = time.monotonic()
     resume = f"python -m lib.series --profile {profile} --data {data} --run {run}"
@@ -236,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", metavar="NN,NN", help="run only these notebooks")
     ap.add_argument("--notebooks", type=Path, help="folder of NN_*.ipynb (default notebooks/)")
     ap.add_argument("--log-output", action="store_true", help="stream the notebooks' output here")
+    ap.add_argument("--force", action="store_true", help="run the gpu profile on a machine without CUDA all the same")
     ap.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                     help="another notebook parameter, e.g. -p course_dir=/root/autodl-tmp/course (repeatable)")
     a = ap.parse_args(argv)
     extra = dict(parse_parameter(p) for p in a.parameter)
-    return run_series(a.profile, a.data, a.run, a.start, a.only, a.notebooks, a.log_output, extra)
+    return run_series(a.profile, a.data, a.run, a.start, a.only, a.notebooks, a.log_output, extra, a.force)
 
 
 if __name__ == "__main__":
