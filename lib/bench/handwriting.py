@@ -24,6 +24,7 @@ def data_params(profile, n_train: int | None, n_test: int | None, seed: int, whe
     """What the processed set depends on: a set made with the same parameters is reused."""
     return {"source": str(where), "train": n_train, "test": n_test, "test_set": TEST_SET, "seed": seed,
             "dev_fraction": profile.dev_fraction, "dev_by": profile.crohme_dev_by, "parts": profile.crohme_parts,
+            **({"composed": profile.crohme_composed, "mix": profile.demo_mix} if profile.crohme_composed else {}),
             "symbol_height": profile.crohme_symbol_height, "buckets": profile.buckets,
             "max_tokens": profile.max_tokens}
 
@@ -35,7 +36,8 @@ def prepare_crohme(home: Path, root: Path, profile, n_train: int | None, seed: i
     where = crohme.find_dir(crohme_dir, home, root, TEST_SET)
     params = data_params(profile, n_train, n_test, seed, where)
     tag = (f"crohme-t{n_train or 'all'}{f'-test{n_test}' if n_test else ''}-h{profile.crohme_symbol_height:g}-"
-           f"{profile.buckets}-{profile.crohme_dev_by}-p{profile.crohme_parts}-s{seed}")
+           f"{profile.buckets}-{profile.crohme_dev_by}-p{profile.crohme_parts}"
+           f"{f'-c{profile.crohme_composed}' if profile.crohme_composed else ''}-s{seed}")
     base = home / "data" / "bench" / tag
     processed, stamp = base / "processed", base / "processed" / "bench.json"
     if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == params:
@@ -45,7 +47,8 @@ def prepare_crohme(home: Path, root: Path, profile, n_train: int | None, seed: i
     workers = pool_workers(profile.workers)
     shutil.rmtree(base / "interim", ignore_errors=True)
     crohme.export_crohme(where, base / "interim", n_train, n_test, profile.dev_fraction, seed, workers, TEST_SET,
-                         profile.crohme_symbol_height, profile.crohme_dev_by, profile.crohme_parts)
+                         profile.crohme_symbol_height, profile.crohme_dev_by, profile.crohme_parts,
+                         profile.crohme_composed, profile.demo_mix)
     report = clean(base / "interim", processed, profile.max_tokens, of_profile(profile), plain=True,
                    workers=workers, symbol_height=profile.crohme_symbol_height)
     atomic.write_json(stamp, params)

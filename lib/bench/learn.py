@@ -214,7 +214,7 @@ def crohme_main(a, profile, changes: dict) -> int:
            "splits": handwriting.split_summary(made["report"]), "data_seconds": made["seconds"],
            "test_seconds": round(test_s, 1),
            "symbol_height": profile.crohme_symbol_height, "dev_by": profile.crohme_dev_by,
-           "parts_per_file": profile.crohme_parts}
+           "parts_per_file": profile.crohme_parts, "composed": profile.crohme_composed}
     data_note = "reused" if made["reused"] else f"rendered and cleaned in {made['seconds']} s (not counted)"
     print(f"{a.model}, {profile.name} recipe on CROHME (seed {a.seed}): {res['train_formulas']} train formulas, "
           f"{res['minutes']} min, {res['epochs']} epochs, {res['steps']} steps, {res['images_per_s']} images/s, "

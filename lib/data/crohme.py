@@ -137,10 +137,13 @@ def plan(crohme_dir: str | Path, n_train: int | None, n_test: int | None, dev_fr
 
 def export_crohme(crohme_dir: str | Path, out: Path, n_train: int | None, n_test: int | None,
                   dev_fraction: float, seed: int = 0, workers: int | None = None, test: str | int = "2014",
-                  symbol_height: float = inkml.SYMBOL_HEIGHT, dev_by: str = "writer", parts: int = 0) -> dict:
+                  symbol_height: float = inkml.SYMBOL_HEIGHT, dev_by: str = "writer", parts: int = 0,
+                  composed: int = 0, mix: dict | None = None) -> dict:
     """Render the chosen files into `out/{train,dev,test}/` (+ truths; test truths in `out/answer_key/`),
     the median symbol `symbol_height` pixels high; with `parts` > 0, also up to that many sub-expressions
-    of each training file (lib/data/inkml_parts.py) into `out/train/` as `<id>~p<k>`."""
+    of each training file (lib/data/inkml_parts.py) into `out/train/` as `<id>~p<k>`; with `composed` > 0, that
+    many formulas of the `mix` drawn with the training files' symbols (lib/data/inkml_compose.py) as
+    `composed_<n>`."""
     jobs = plan(crohme_dir, n_train, n_test, dev_fraction, seed, test, workers, dev_by)
     for split in ("train", "dev", "test", "answer_key"):
         (out / split).mkdir(parents=True, exist_ok=True)
@@ -163,11 +166,14 @@ def export_crohme(crohme_dir: str | Path, out: Path, n_train: int | None, n_test
         else:
             tally.drop(split, r["reason"], r["error"])
     report = {"splits": None, "split_by": f"{dev_by}+formula" if dev_by == "writer" else "formula"}
+    train = [(f, cid) for (f, split, cid), r in zip(kept, results) if split == "train" and r["ok"]]
+    dev_formulas = {formula_key(str(f)) for f, split, _ in kept if split == "dev"} if parts or composed else set()
     if parts > 0:
-        train = [(f, cid) for (f, split, cid), r in zip(kept, results) if split == "train" and r["ok"]]
-        dev_formulas = {formula_key(str(f)) for f, split, _ in kept if split == "dev"}
         report["parts"] = export_parts(train, out / "train", parts, dev_formulas, seed, workers, symbol_height,
                                        tally, rows)
+    if composed > 0:
+        report["composed"] = export_composed([str(f) for f, _ in train], out / "train", composed, mix or {},
+                                             dev_formulas, seed, workers, symbol_height, tally, rows)
     write_csv(out / "manifest.csv", rows, MANIFEST_FIELDS)
     summary = inkml.summarise(results, seconds)
     report.update(splits=tally.as_dict(), symbol_height=symbol_height,
@@ -212,3 +218,22 @@ def export_parts(train: list[tuple[Path, str]], out: Path, per_file: int, dev_fo
     return {"per_file": per_file, "files_cut": len(train) - sum(skipped.values()), "files_not_cut": dict(skipped),
             "examples": examples, "parts_written": sum(r["ok"] for r in results), "distinct_formulas": len(made),
             "dropped_dev_formula": dev_hits, "seconds": round(time.monotonic() - t0, 1)}
+
+
+def export_composed(train: list[str], out: Path, n: int, mix: dict, dev_formulas: set[str], seed: int,
+                    workers: int | None, symbol_height: float, tally: Tally, rows: list[dict]) -> dict:
+    """`n` formulas of the mix drawn with the symbols of the training files only, rendered into `out` and added to
+    `rows` as split "train", source `composed#<LaTeX>`; what was made and what could not be drawn."""
+    from . import inkml_compose
+
+    t0 = time.monotonic()
+    bank = inkml_compose.build_bank(train, workers=workers)
+    made, report = inkml_compose.compose_many(bank, n, seed, mix or {"exam": 1.0}, dev_formulas)
+    jobs = [(c, str(out / f"composed_{i:05d}.png"), str(out / f"composed_{i:05d}.txt"), symbol_height)
+            for i, c in enumerate(made)]
+    results = parallel_map(inkml_compose.render_composed, jobs, workers, desc="render composed", unit="formula")
+    for i, (c, r) in enumerate(zip(made, results)):
+        tally.keep("train")
+        rows.append({"crop_id": f"composed_{i:05d}", "split": "train", "source": f"composed#{c.tex}",
+                     "label": f"composed_{i:05d}.txt"})
+    return {**report, "written": len(results), "seconds": round(time.monotonic() - t0, 1)}

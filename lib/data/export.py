@@ -133,7 +133,8 @@ def export_params(source: str, profile, seed: int, where: Path | None, crohme_te
         params.update(dir=str(where), train=profile.crohme_train, test=profile.crohme_test,
                       test_set=str(crohme_test), dev_fraction=profile.dev_fraction,
                       symbol_height=profile.crohme_symbol_height, dev_by=profile.crohme_dev_by,
-                      parts=profile.crohme_parts)
+                      parts=profile.crohme_parts, composed=profile.crohme_composed,
+                      **({"mix": profile.demo_mix} if profile.crohme_composed else {}))
     elif source == "im2latex":
         params.update(dir=str(where), train=profile.im2latex_train, test=profile.im2latex_test)
     else:
@@ -179,7 +180,7 @@ def run_export(ctx, crohme_dir: str | Path = "", course_dir: str | Path = "", fo
         elif src == "crohme":
             body = crohme.export_crohme(where, tmp, prof.crohme_train, prof.crohme_test, prof.dev_fraction,
                                         ctx.seed, workers, crohme_test, prof.crohme_symbol_height,
-                                        prof.crohme_dev_by, prof.crohme_parts)
+                                        prof.crohme_dev_by, prof.crohme_parts, prof.crohme_composed, prof.demo_mix)
         elif src == "im2latex":
             n = prof.im2latex_train
             body = im2latex.export_lists(where, tmp, {"train": n, "dev": None if n is None else max(1, n // 10),

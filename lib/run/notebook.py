@@ -82,7 +82,7 @@ def default_home(root: Path, drive: bool = False) -> Path:
 
 # the profile settings that make a data set (steps 01-02); a processed set is named for them (`data_key`)
 DATA_SETTINGS = ("demo_pages", "demo_mix", "demo_tex", "crohme_train", "crohme_test", "dev_fraction",
-                 "crohme_symbol_height", "crohme_dev_by", "crohme_parts", "im2latex_train", "im2latex_test", "max_tokens", "buckets")
+                 "crohme_symbol_height", "crohme_dev_by", "crohme_parts", "crohme_composed", "im2latex_train", "im2latex_test", "max_tokens", "buckets")
 
 
 def data_key(profile: Profile, source: str, seed: int) -> str:

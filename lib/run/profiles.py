@@ -91,6 +91,7 @@ class Profile:
     crohme_symbol_height: float = 40.0  # InkML rendering: pixels of the median symbol (40: formulas ~100 px high)
     crohme_dev_by: str = "writer"  # dev held out by "writer" (and formula), like the test sets, or by "formula" only
     crohme_parts: int = 0      # sub-expressions cut from each CROHME training file (lib/data/inkml_parts.py)
+    crohme_composed: int = 0   # formulas of the demo mix drawn with CROHME's training symbols (lib/data/inkml_compose.py)
     pretrain_minutes: float = 0.0  # the first minutes of a training run spent on the demo set (lib/training/pretrain.py)
     # the demo set's formulas (lib/data/synth/broad.py): weights of exam-grammar formulas, random formulas over the
     # whole vocabulary and the fragments/items of real exam labels; and the share typeset by LaTeX (when installed)
