@@ -103,3 +103,26 @@ def test_the_runner_executes_a_real_notebook(run_dir):
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and 'profile = "smoke"' in "".join(injected[0]["source"])
     assert not [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_the_report_draft_links_only_figures_that_exist_and_quotes_the_records(run_dir):
+    import re
+    import zipfile
+
+    sub = run_dir / "submission"
+    text = (sub / "report.md").read_text(encoding="utf-8")
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) >= 8 and all((sub / link).is_file() for link in links), links
+    for section in ("## Data and cleaning", "## Model 1", "## Model 2", "## Augmentation ablation", "## Evaluation",
+                    "## Error analysis", "## How to reproduce"):
+        assert section in text, section
+    cleaning = json.loads((run_dir / "cleaning" / "cleaning_report.json").read_text())
+    assert f"vocabulary {cleaning['vocab_size']} tokens" in text
+    best = max(_rows(run_dir / "model2" / "log_epochs.csv"), key=lambda r: r["val_edit_score"])
+    assert f"validation exact match {best['val_exact_match']:.1f} %" in text
+    metrics = json.loads((sub / "metrics.json").read_text())
+    assert f"`result.txt` has {metrics['result_lines']['lines']} lines" in text
+    assert f"--run {RUN}" in text and (sub / "report.html").read_text().startswith("<!doctype html>")
+    names = zipfile.ZipFile(run_dir / "submission.zip").namelist()
+    assert {"result.txt", "metrics.json", "report.md", "report.html"} <= set(names)
+    assert {f"figures/model1_curves.png", "figures/model2_curves.png", "figures/ablation_curves.png"} <= set(names)
