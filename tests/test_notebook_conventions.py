@@ -1,4 +1,5 @@
-"""Every notebook: `parameters` cell first, the bootstrap guard, no outputs, kernel python3, short cells."""
+"""Every notebook: `parameters` cell first, the one-call start (notebooks/bundle.py), no outputs, kernel python3,
+short cells; the start's guard refuses a `lib` imported from elsewhere."""
 from pathlib import Path
 
 import nbformat
@@ -15,7 +16,7 @@ def test_conventions(path):
     assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
     for name in ("profile", "data", "run"):
         assert f"{name} =" in code[0].source, f"parameters cell lacks {name}"
-    assert "is_relative_to(root)" in code[1].source and "ctx = start(" in code[1].source
+    assert code[1].source.startswith("from bundle import start") and "ctx = start(" in code[1].source  # one call
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     for i, c in enumerate(code):
         assert not c.get("outputs") and c.get("execution_count") is None, f"cell {i} has outputs"
@@ -32,3 +33,24 @@ def test_valid_nbformat_with_cell_ids(path):
 
 def test_the_six_steps_are_there():
     assert [p.name[:2] for p in NOTEBOOKS][:6] == ["01", "02", "03", "04", "05", "06"]
+
+
+def test_the_start_finds_this_bundle_and_refuses_another_lib(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    monkeypatch.syspath_prepend(str(notebooks))
+    bundle = importlib.import_module("bundle")
+    monkeypatch.chdir(notebooks)
+    assert bundle._root() == notebooks.parent
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError, match="lib/ not found"):
+        bundle._root()
+    other = tmp_path / "elsewhere"
+    (other / "lib").mkdir(parents=True)
+    (other / "lib" / "__init__.py").write_text("")
+    monkeypatch.chdir(other)
+    monkeypatch.setitem(sys.modules, "lib", importlib.import_module("lib"))  # this bundle's lib, not other's
+    with pytest.raises(ImportError, match="pip uninstall lib"):
+        bundle.start(step="export")
