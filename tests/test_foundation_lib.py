@@ -129,3 +129,26 @@ def test_data_sets_are_keyed_by_what_made_them(tmp_path, monkeypatch):
     changed = data_key(get_profile("cpu").replace(max_tokens=80), "demo", 0)
     assert changed.startswith("cpu-s0-") and changed != data_key(get_profile("cpu").replace(max_tokens=90), "demo", 0)
     assert data_key(get_profile("cpu").replace(lr=1e-4), "demo", 0) == "cpu-s0"  # training settings do not count
+
+
+def test_colab_keeps_data_on_drive_by_default_and_updates_old_packages(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    monkeypatch.delenv(setup.HOME_ENV, raising=False)
+    monkeypatch.setattr(setup, "AUTODL_TMP", tmp_path / "no-autodl")
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert setup.default_home(tmp_path, drive=None) == tmp_path            # not Colab: the repository
+    mounted = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mounted.append)
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    assert setup.default_home(tmp_path, drive=None) == setup.DRIVE_HOME    # Colab: Drive, mounted
+    assert mounted == ["/content/drive"]
+    assert setup.default_home(tmp_path, drive=False) == tmp_path           # asked not to
+    # a package older than the API the bundle calls is installed again (albumentations 2's std_range)
+    assert setup._too_old("pytest>=999.0") and not setup._too_old("pytest>=1.0")
+    assert setup._too_old("surely-not-installed-xyz>=1.0") and not setup._too_old("pytest")
+    assert setup.NEEDED["albumentations"].startswith("albumentations>=2")

@@ -24,7 +24,9 @@ SOURCES = ("demo", "crohme", "course", "im2latex", "pages")
 AUTODL_TMP = Path("/root/autodl-tmp")
 DRIVE_HOME = Path("/content/drive/MyDrive/im2latex")
 # import name -> pip name; torch/torchvision are never installed here (Colab has them; never pin them)
-NEEDED = {"albumentations": "albumentations", "papermill": "papermill", "nbval": "nbval",
+# (a minimum version where an API the bundle calls is newer than what Colab preinstalls: albumentations 2's
+# `std_range` and `Compose(seed=)`)
+NEEDED = {"albumentations": "albumentations>=2.0.8", "papermill": "papermill", "nbval": "nbval",
           "editdistance": "editdistance", "nltk": "nltk", "tqdm": "tqdm", "matplotlib": "matplotlib",
           "ipywidgets": "ipywidgets", "ipycanvas": "ipycanvas"}
 
@@ -39,8 +41,26 @@ def in_colab() -> bool:
 
 
 def missing_packages(needed: dict[str, str] = NEEDED) -> list[str]:
-    """Pip names of the needed packages that cannot be imported."""
-    return [pip for mod, pip in needed.items() if importlib.util.find_spec(mod) is None]
+    """Pip requirements of the needed packages that cannot be imported or are older than the minimum named."""
+    return [pip for mod, pip in needed.items() if importlib.util.find_spec(mod) is None or _too_old(pip)]
+
+
+def _too_old(requirement: str) -> bool:
+    """`name>=X.Y.Z` installed at an older version (numeric parts compared)."""
+    import importlib.metadata as md
+
+    name, sep, minimum = requirement.partition(">=")
+    if not sep:
+        return False
+    try:
+        have = md.version(name)
+    except md.PackageNotFoundError:
+        return True
+
+    def parts(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in v.split(".")[:3] if p.isdigit())
+
+    return parts(have) < parts(minimum)
 
 
 def install_missing(needed: dict[str, str] = NEEDED) -> list[str]:
@@ -66,10 +86,14 @@ def install_tex(run=subprocess.check_call) -> bool:
     return True
 
 
-def default_home(root: Path, drive: bool = False) -> Path:
-    """$IM2LATEX_HOME, else Drive (Colab, when asked), else /root/autodl-tmp (AutoDL), else the repo."""
+def default_home(root: Path, drive: bool | None = False) -> Path:
+    """$IM2LATEX_HOME, else Drive (Colab, when asked; `drive=None`: on Colab, yes), else /root/autodl-tmp
+    (AutoDL), else the repo. On Colab each notebook opened from GitHub gets a runtime of its own: only Drive carries
+    notebook 01's data to notebook 02 (`python -m lib.series` in one runtime needs no Drive)."""
     if os.environ.get(HOME_ENV):
         return Path(os.environ[HOME_ENV]).expanduser().resolve()
+    if drive is None:
+        drive = in_colab()
     if drive and in_colab():
         from google.colab import drive as gdrive  # type: ignore
 
@@ -82,7 +106,8 @@ def default_home(root: Path, drive: bool = False) -> Path:
 
 # the profile settings that make a data set (steps 01-02); a processed set is named for them (`data_key`)
 DATA_SETTINGS = ("demo_pages", "demo_mix", "demo_tex", "crohme_train", "crohme_test", "dev_fraction",
-                 "crohme_symbol_height", "crohme_dev_by", "crohme_parts", "crohme_composed", "im2latex_train", "im2latex_test", "max_tokens", "buckets")
+                 "crohme_symbol_height", "crohme_dev_by", "crohme_parts", "crohme_composed", "im2latex_train",
+                 "im2latex_test", "max_tokens", "buckets")
 
 
 def data_key(profile: Profile, source: str, seed: int) -> str:
@@ -166,7 +191,7 @@ class Context:
 
 
 def start(step: str, profile: str = "auto", data: str = "demo", run: str = "", seed: int = 0,
-          drive: bool = False, root: str | Path | None = None, quiet: bool = False) -> Context:
+          drive: bool | None = False, root: str | Path | None = None, quiet: bool = False) -> Context:
     """Resolve the profile, folders and device of a notebook; on Colab install what is missing."""
     if data not in SOURCES:
         raise ValueError(f"unknown data source {data!r}: choose one of {', '.join(SOURCES)}")

@@ -212,7 +212,8 @@ def run_series(profile: str = "auto", data: str = "demo", run: str = "", start: 
         return 1
     check_parameters(chosen, extra_parameters or {})
     os.environ[HEADLESS_ENV] = "1"  # the kernels inherit it: plain progress lines in the logs
-    params = {"profile": profile, "data": data, "run": run, **(extra_parameters or {})}
+    # one runtime holds the whole series: no Drive (a kernel could not ask to mount it), unless -p drive=True
+    params = {"profile": profile, "data": data, "run": run, "drive": False, **(extra_parameters or {})}
     print(f"series: profile={profile} ({why}) data={data} run={run} -> {run_dir}", flush=True)
     for line in budget_lines(get_profile(profile).for_data(data), [n for n, _ in chosen]):
         print(line, flush=True)
