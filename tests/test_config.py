@@ -77,7 +77,8 @@ def test_a_runs_settings_are_resolved_in_one_place():
 
     cpu = get_profile("cpu")
     run = resolve_run(cpu, "model1", lr=1e-3, m1_dropout=0.3, m1_enc_hidden=48, weight_decay=0.0, dropout=0.0)
-    assert run.train.lr == 1e-3 and run.train.weight_decay == 0.0 and run.train.max_minutes == 14.0  # per_model
+    assert run.train.lr == 1e-3 and run.train.weight_decay == 0.0 and run.train.max_minutes == 25.0  # per_model
+    assert run.train.max_steps == 4500 and resolve_run(cpu, "model2").train.max_steps == 9000
     assert run.profile.extra["m1_dropout"] == 0.3 and run.model == {"dropout": 0.0}
     assert model_from_profile("model1", 20, run.profile).hparams["enc_hidden"] == 48
     assert resolve_run(cpu, "model1", max_minutes=3).train.max_minutes == 3.0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import time
 
 import pytest
 import torch
@@ -255,3 +256,35 @@ def test_a_run_can_start_on_another_set_with_one_vocabulary(tmp_path):
     with pytest.raises(ValueError, match="leaves nothing"):
         train_with_pretraining("model2", own, tmp_path / "x", _profile(pretrain_minutes=1.0, max_minutes=0.5),
                                home=tmp_path, demo=demo)
+
+
+def test_a_step_budget_gives_the_same_model_on_any_machine_and_the_minutes_only_cap_it(data, tmp_path, capsys):
+    """`max_steps`: the run ends at that step and its learning rate follows the steps alone, so the same seed gives
+    the same weights bit for bit whatever the clock says; a minutes cap that cuts the run says so."""
+    import lib.training.loop as loop
+
+    profile = _profile(max_steps=5, max_minutes=30.0, warmup_steps=2)
+    a = train_model("model2", data, tmp_path / "a", profile, epochs=50, **TINY)
+    real = time.monotonic
+    slow = {"t": 0.0}
+
+    def slow_clock():  # a machine that takes 7 s per call: the schedule must not notice
+        slow["t"] += 7.0
+        return real() + slow["t"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop.time, "monotonic", slow_clock)
+        b = train_model("model2", data, tmp_path / "b", _profile(max_steps=5, max_minutes=1e6, warmup_steps=2),
+                        epochs=50, **TINY)
+    assert a.history[-1]["step"] == b.history[-1]["step"] == 5
+    assert [r["lr"] for r in a.history] == [r["lr"] for r in b.history]
+    wa, wb = _weights(a.last_path), _weights(b.last_path)
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0)
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:  # a cap that cuts the run: trained less, and it says so
+        mp.setattr(loop.time, "monotonic", slow_clock)
+        cut = train_model("model2", data, tmp_path / "c", _profile(max_steps=500, max_minutes=0.5, warmup_steps=2),
+                          epochs=50, **TINY)
+    assert cut.history[-1]["step"] < 500
+    assert "cap ended this run at step" in capsys.readouterr().out

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.pretrain_minutes is not None:
         changes["pretrain_minutes"] = a.pretrain_minutes
     # the data's and the model's own part of the recipe, then the changes asked for (they win)
-    profile = get_profile(a.profile).for_data(a.data).for_model(a.model).replace(per_model={}, per_data={},
+    profile = get_profile(a.profile).for_data(a.data).for_model(a.model).replace(per_model={}, per_data={}, max_steps=None,
                                                                                  **changes)
     if a.data == "crohme":
         return crohme_main(a, profile, changes)

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     changes = dict(parse_parameter(c) for c in a.changes)
-    profile = get_profile(a.profile).for_data("demo").for_model(a.model).replace(per_model={}, per_data={},
+    profile = get_profile(a.profile).for_data("demo").for_model(a.model).replace(per_model={}, per_data={}, max_steps=None,
                                                                                  **changes)
     home = default_home(repo_root())
     processed = prepare_data(home, profile, profile.demo_pages, a.data_seed)

@@ -50,7 +50,7 @@ class Profile:
     workers: int               # DataLoader / cleaning process-pool workers (0: main process)
     # training (notebooks 03-05)
     epochs: int
-    max_minutes: float | None  # wall-clock budget per training run (None: epochs only)
+    max_minutes: float | None  # wall-clock budget per training run (None: epochs only); with max_steps, a safety cap
     batch_size: int
     batch_pixels: int | None   # pixel budget of a batch: large buckets get fewer images (None: batch_size always)
     lr: float
@@ -88,6 +88,8 @@ class Profile:
     eval_dev_limit: int | None = None  # notebook 06: dev images decoded to choose the submission (None: all)
     ablation_start: str = "scratch"  # notebook 05's arms: "scratch", or "model2" (continue notebook 04's best.pt)
     ablation_overrides: dict = field(default_factory=dict)  # training knobs of the arms (e.g. a lower lr)
+    max_steps: int | None = None  # optimiser steps per training run: when set, the budget (same steps, same model on
+    # any machine) and the learning-rate schedule's length; max_minutes then only caps it, warning when it cuts
     crohme_symbol_height: float = 40.0  # InkML rendering: pixels of the median symbol (40: formulas ~100 px high)
     crohme_dev_by: str = "writer"  # dev held out by "writer" (and formula), like the test sets, or by "formula" only
     crohme_parts: int = 0      # sub-expressions cut from each CROHME training file (lib/data/inkml_parts.py)
@@ -164,7 +166,9 @@ _PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu", demo_pages=2000, crohme_train=2000, crohme_test=300, dev_fraction=0.1, max_tokens=100,
         buckets="fit", workers=2,  # fitted buckets: a third of the course buckets' pixels
-        epochs=100, max_minutes=20.0, batch_size=16, batch_pixels=16 * 240 * 100, lr=3e-3, checkpoint_minutes=5.0,
+        # budgets in steps (what 20 and 14 minutes gave on 2 cores), capped at 30 and 25 minutes on a slower machine
+        epochs=100, max_minutes=30.0, max_steps=9000, batch_size=16, batch_pixels=16 * 240 * 100, lr=3e-3,
+        checkpoint_minutes=5.0,
         patience=100, val_limit=200,
         m2_resnet="resnet18", m2_width=32, m2_stages=3, m2_d_model=128, m2_layers=2, m2_heads=4, m2_ff=256,
         m2_dropout=0.1,  # width 32: a quarter of ResNet-18's work, the same learning per image
@@ -174,14 +178,14 @@ _PROFILES: dict[str, Profile] = {
         demo_mix=BROAD_MIX, demo_tex=0.3,  # formulas a prior cannot guess; a third typeset by LaTeX when installed
         im2latex_train=12000, im2latex_test=1000,  # cleaned in a few minutes on 2 cores
         # model 1 reads only after ~2,500 steps: its minutes are spent at a high learning rate first
-        per_model={"model1": {"max_minutes": 14.0, "lr_hold": 0.6}},
+        per_model={"model1": {"max_minutes": 25.0, "max_steps": 4500, "lr_hold": 0.6}},
         # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
         ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
         # CROHME: every file at half the published scale (a CPU is pixel-bound), four sub-expressions cut from each
         # training file, model 2's first 15 minutes on the demo set (it learns where to look sooner)
         per_data={"crohme": dict(
             crohme_train=None, crohme_test=None, crohme_symbol_height=20.0, max_minutes=34.0, pretrain_minutes=15.0,
-            crohme_parts=4,
+            crohme_parts=4, max_steps=None,  # minutes: its demo phase is measured in minutes
             per_model={"model1": {"max_minutes": 14.0, "pretrain_minutes": 0.0}})},
     ),
     # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16): the CPU's levers sized for a

@@ -164,6 +164,9 @@ def budget_lines(profile, numbers: list[str]) -> list[str]:
     """What the profile lets each training notebook spend, printed before the series starts (its minutes cap each
     run; a budget of epochs alone says so)."""
     def cap(p) -> str:
+        if p.max_steps:
+            cut = f"; capped at {p.max_minutes:g} min" if p.max_minutes else ""
+            return f"{p.max_steps} optimiser steps{cut}"
         if p.max_minutes is None:
             return f"{p.epochs} epochs, no time cap"
         pre = f"; its first {p.pretrain_minutes:g} min on the demo set" if p.pretrain_minutes else ""

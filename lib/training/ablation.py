@@ -94,6 +94,7 @@ def run_ablation(arms: str | Sequence[str], processed_dir: str | Path, out_dir: 
     """
     train = train or train_model
     score = score or dev_scores
+    profile = profile.replace(max_steps=None)  # the arms' budget: ablation_epochs and ablation_minutes
     arms, out = parse_arms(arms), Path(out_dir)
     epochs, limit = resolve_budget(profile.for_model("model2"), epochs, max_minutes, ablation=True)
     val_limit = profile.ablation_val_limit or profile.val_limit

@@ -16,6 +16,8 @@ class TrainConfig:
 
     epochs: int = 10
     max_minutes: float | None = None  # wall-clock budget, validation included (None or inf: epochs only)
+    max_steps: int | None = None     # optimiser steps: the budget when set (the same run on any machine); the
+                                     # minutes are then a safety cap that warns when it cuts the run
     batch_size: int = 16
     batch_pixels: int | None = None  # pixel budget per batch (large buckets get fewer images)
     lr: float = 1e-3

@@ -46,7 +46,7 @@ class ResumeRefused(ValueError):
 
 # settings whose change mid-run reshapes it (the schedule's length and shape, the step's size): resuming with
 # another value is refused unless asked for; the rest (patience, workers, checkpoint_minutes...) may change
-RESHAPING = ("epochs", "max_minutes", "batch_size", "batch_pixels", "lr", "weight_decay", "schedule", "lr_step",
+RESHAPING = ("epochs", "max_minutes", "max_steps", "batch_size", "batch_pixels", "lr", "weight_decay", "schedule", "lr_step",
              "lr_gamma", "warmup_steps", "final_lr", "lr_hold", "label_smoothing", "grad_clip")
 
 
@@ -180,6 +180,9 @@ def run_epoch(run: Run) -> bool:
             last_ckpt = time.monotonic()
         if cfg.stop_after_steps is not None and st.step >= cfg.stop_after_steps:
             raise TrainingInterrupted(f"stopped after step {st.step} (stop_after_steps)")
+        if cfg.max_steps and st.step >= cfg.max_steps:  # every rank counts the same steps: no agreement needed
+            stopped = True
+            break
         if run.world.distributed and st.step % AGREE_EVERY:  # between agreements every rank goes on
             continue
         elapsed, over = run.world.agree(run.elapsed(), run.out_of_time())
@@ -379,19 +382,29 @@ def train_model(model_name: str, processed_dir, out_dir, profile: Profile, *, au
               f"{len(run.train_loader.dataset)} train / {len(run.val_loader.dataset)} validation images, "
               f"{run.steps_per_epoch} steps per epoch{shared}")
     run.clock = time.monotonic()
-    while st.epoch < run.cfg.epochs and st.bad_epochs < run.cfg.patience and not run.world.agree(
-            run.elapsed(), run.out_of_time())[1]:  # rank 0's clock decides for every rank
+    while st.epoch < run.cfg.epochs and st.bad_epochs < run.cfg.patience and not steps_done(run) and \
+            not run.world.agree(run.elapsed(), run.out_of_time())[1]:  # rank 0's clock decides for every rank
         stopped = run_epoch(run)
         end_epoch(run)
         if stopped:
             break
+    if run.cfg.max_steps and not steps_done(run) and run.out_of_time() and run.world.main:
+        print(f"warning: the {run.cfg.max_minutes:g}-minute cap ended this run at step {st.step} of its "
+              f"{run.cfg.max_steps}: this machine is slower than the recipe's budget assumes, so the model is not "
+              f"the one the recipe makes elsewhere (raise max_minutes to train every step)", flush=True)
     return TrainResult(run.out, run.out / "best.pt", run.out / "last.pt", st.best, len(st.history),
                        time.monotonic() - t0, list(st.history), len(st.history) - before)
+
+
+def steps_done(run: Run) -> bool:
+    return bool(run.cfg.max_steps) and run.state.step >= run.cfg.max_steps
 
 
 def finished(run: Run) -> str:
     """Why a run has nothing left to train ("" when it has): what the training loop's condition checks."""
     st, cfg = run.state, run.cfg
+    if steps_done(run):
+        return f"{st.step} of {cfg.max_steps} steps"
     if st.epoch >= cfg.epochs:
         return f"{st.epoch} of {cfg.epochs} epochs"
     if st.bad_epochs >= cfg.patience:

@@ -3,9 +3,9 @@
 - `step`: the learning rate times `lr_gamma` every `lr_step` epochs (the course's default).
 - `cosine`: linear warm-up over `warmup_steps`, then a cosine from `lr` down to `final_lr * lr` over the
   run; with `lr_hold` = h the learning rate stays at `lr` for the first h of the run and the cosine takes the
-  rest (warm-up, stable, decay). The run's progress is the larger of its steps (of `epochs`) and its time (of
-  `max_minutes`), so a run cut by its time budget still ends at a low learning rate instead of being stopped at
-  a high one.
+  rest (warm-up, stable, decay). The run's progress is its steps of `max_steps` when the run has a step budget
+  (the same schedule on any machine); else the larger of its steps (of `epochs`) and its time (of `max_minutes`),
+  so a run cut by its time budget still ends at a low learning rate instead of being stopped at a high one.
 - `constant`: warm-up, then `lr`.
 """
 from __future__ import annotations
@@ -18,7 +18,9 @@ SCHEDULES = ("step", "cosine", "constant")
 
 
 def progress(cfg: TrainConfig, step: int, steps_per_epoch: int, elapsed_s: float) -> float:
-    """How far the run is, 0..1: the further of its steps and its time budget."""
+    """How far the run is, 0..1: its steps of `max_steps`, else the further of its steps and its time budget."""
+    if cfg.max_steps:
+        return min(1.0, step / cfg.max_steps)
     by_steps = step / max(1, cfg.epochs * steps_per_epoch)
     by_time = elapsed_s / cfg.budget_s if cfg.budget_s else 0.0
     return min(1.0, max(by_steps, by_time))
