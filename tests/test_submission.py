@@ -27,14 +27,16 @@ def test_clean_line():
 def test_write_submission_metrics_and_zip(tmp_path):
     folder = tmp_path / "run" / "submission"
     ids = ["a.png", "b.png", "c.png"]
-    report = submission.write_submission(folder, ids, {"a.png": "x + y", "c.png": ""}, metrics={"bleu4": 1.5})
+    report = submission.write_submission(folder, ids, {"a.png": "x ^ { 2 } + \\alpha y", "c.png": ""},
+                                         metrics={"bleu4": 1.5})
     text = (folder / "result.txt").read_text(encoding="utf-8")
-    assert text == "x + y\n-\n-\n" and report["lines"] == 3
+    assert text == "x ^ { 2 } + \\alpha y\n-\n-\n" and report["lines"] == 3
+    assert (folder / "result_compact.txt").read_text() == "x^{2}+\\alpha y\n-\n-\n"  # as typed, same order
     assert json.loads((folder / "metrics.json").read_text())["bleu4"] == 1.5
     (folder / "plot.png").write_bytes(b"\x89PNG")
     z = submission.zip_folder(folder, tmp_path / "run" / "submission.zip")
     with zipfile.ZipFile(z) as zf:
-        assert sorted(zf.namelist()) == ["metrics.json", "plot.png", "result.txt"]
+        assert sorted(zf.namelist()) == ["metrics.json", "plot.png", "result.txt", "result_compact.txt"]
         assert zf.read("result.txt").decode() == text
     # the result file scores with the evaluate reader: three lines, "-" = empty
     assert len(evaluate.read_lines(folder / "result.txt")) == 3

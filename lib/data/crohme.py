@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..run.parallel import parallel_map
-from . import inkml, inkml_parts, ocr_labels
+from . import inkml, inkml_compose, inkml_parts, ocr_labels
 from .latex import join
 from .staging import Tally, write_csv
 
@@ -224,8 +224,6 @@ def export_composed(train: list[str], out: Path, n: int, mix: dict, dev_formulas
                     workers: int | None, symbol_height: float, tally: Tally, rows: list[dict]) -> dict:
     """`n` formulas of the mix drawn with the symbols of the training files only, rendered into `out` and added to
     `rows` as split "train", source `composed#<LaTeX>`; what was made and what could not be drawn."""
-    from . import inkml_compose
-
     t0 = time.monotonic()
     bank = inkml_compose.build_bank(train, workers=workers)
     made, report = inkml_compose.compose_many(bank, n, seed, mix or {"exam": 1.0}, dev_formulas)

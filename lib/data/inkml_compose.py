@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..run import atomic
+from ..run.parallel import parallel_map
 from . import inkml, inkml_parts, latex
+from .images import png_bytes
 
 SCRIPT, FRACTION = 0.6, 0.85  # size of scripts and of a fraction's parts against their surroundings
 GAP = 0.15                    # space between symbols, in symbol heights
@@ -95,8 +98,6 @@ def file_symbols(path: str | Path) -> list[tuple[str, Sample]]:
 
 def build_bank(files: list[str], per_token: int = 300, workers: int | None = 0) -> Bank:
     """Samples of every token written in `files` (at most `per_token` each, spread over the files)."""
-    from ..run.parallel import parallel_map
-
     bank = Bank()
     order = sorted(files, key=lambda f: hashlib.sha1(f.encode()).digest())  # many writers before the cap
     for found in parallel_map(file_symbols, order, workers, desc="symbols", unit="file"):
@@ -256,7 +257,7 @@ def compose_many(bank: Bank, n: int, seed: int, mix: dict, exclude: set[str], ma
                  tries: int = 20) -> tuple[list[Composed], dict]:
     """`n` distinct formulas of the mix drawn from the bank (none in `exclude`: the dev formulas); what was not
     drawable, counted by the missing token."""
-    from .synth.broad import sample_mixed
+    from .synth.broad import sample_mixed  # lazy: the synth package loads matplotlib's fonts
 
     rng = np.random.default_rng(seed)
     made, seen = [], set(exclude)
@@ -285,9 +286,6 @@ def compose_many(bank: Bank, n: int, seed: int, mix: dict, exclude: set[str], ma
 
 def render_composed(job: tuple) -> dict:
     """Worker: (Composed, png path, label path, symbol height) -> result dict, drawn as the InkML files are."""
-    from ..run import atomic
-    from .images import png_bytes
-
     composed, png, label, symbol_height = job
     img = inkml.render_at(composed.ink, symbol_height)
     atomic.write_bytes(png, png_bytes(img))

@@ -6,10 +6,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from ..data.latex import compact
 from ..run import atomic
 from .metrics import NO_FORMULA
 
 RESULT_NAME = "result.txt"
+COMPACT_NAME = "result_compact.txt"  # result.txt's formulas without the spaces between tokens (`x^{2}`)
 METRICS_NAME = "metrics.json"
 
 
@@ -94,6 +96,7 @@ def write_submission(folder: str | Path, test_ids: Sequence[str],
     lines, report = result_lines(test_ids, predictions)
     write_result(lines, folder / RESULT_NAME)
     check_result(folder / RESULT_NAME, len(test_ids))
+    write_result([compact(line) for line in lines], folder / COMPACT_NAME)  # the same formulas as typed
     if metrics is not None:
         atomic.write_json(folder / METRICS_NAME, metrics)
     return report
