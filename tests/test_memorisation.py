@@ -118,6 +118,8 @@ def test_profiles_models_build(handful):
 
         for model_name in ("model1", "model2"):
             m = model_from_profile(model_name, len(vocab), p).eval()
+            sizes = ("m2_d_model", "d_model") if model_name == "model2" else ("m1_dec_hidden", "dec_hidden")
+            assert m.hparams[sizes[1]] == getattr(p, sizes[0])
             x = torch.from_numpy(np.full((1, 1, 48, 192), 1.0, np.float32))
             assert m(x, torch.tensor([[1, 4, 5]])).shape == (1, 3, len(vocab))
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib.models import build_model, model_from_profile
+from lib.models import build_model
 from lib.models.posenc import sinusoid_2d
-from lib.run.profiles import get_profile
 
 V = 25
 TINY = dict(stages=2, d_model=32, layers=2, heads=4, ff=64, dropout=0.1)
@@ -62,12 +61,6 @@ def test_cached_steps_equal_full_prefix(model):
     torch.testing.assert_close(torch.stack(steps, 1), full, rtol=1e-4, atol=1e-4)
     assert state["attn"].shape == (3, mem["memory"].shape[1])
     torch.testing.assert_close(state["attn"].sum(-1), torch.ones(3))
-
-
-def test_profiles_build():
-    for name in ("smoke", "cpu", "gpu"):
-        m = model_from_profile("model2", V, get_profile(name))
-        assert m.hparams["d_model"] == get_profile(name).m2_d_model
 
 
 def test_positional_encoding_distinguishes_cells():
