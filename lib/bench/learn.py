@@ -222,7 +222,9 @@ def crohme_main(a, profile, changes: dict) -> int:
     ov = (res["splits"]["overlap_with_train"] or {})
     print("dev / test formulas in train: " + ", ".join(
         f"{k} {v['in_train']}/{v['formulas']} ({v['share']} %)" for k, v in ov.items()))
-    print(f"dev ExpRate (validation, best epoch): {res['dev_exprate']:.1f}")
+    res["dev_minus_test"] = round(res["dev_exprate"] - res["exprate_greedy"], 2)  # both greedy: does dev predict test?
+    print(f"dev ExpRate (validation, best epoch, greedy): {res['dev_exprate']:.1f}; test 2014 greedy "
+          f"{res['exprate_greedy']:.1f}: dev - test {res['dev_minus_test']:+.1f} points (split by {profile.crohme_dev_by})")
     for name, m in test.items():
         print(f"test {handwriting.TEST_SET} ({m['n']} formulas, {name}): ExpRate {m['exprate']:.1f}, "
               f"<=1 {m['exprate_le1']:.1f}, <=2 {m['exprate_le2']:.1f}, {m['images_per_s']:.1f} images/s")
