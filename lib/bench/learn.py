@@ -10,8 +10,8 @@ and train formulas; and the minutes at which the validation exact match (the loo
 exact_match, course_score, edit_score, bleu4, minutes, steps, images_per_s, train_formulas, minutes_to_em.
 
 With `--data crohme` it is the handwriting speedrun: CROHME's training set (all of it, or `--train N` files)
-rendered and cleaned once per recipe (reported apart), dev held out by formula (no dev formula occurs in
-train), the model trained for M minutes and validated on that dev split (its exact match is the dev ExpRate),
+rendered and cleaned once per recipe (reported apart), dev held out by writer and formula (no dev formula occurs
+in train), the model trained for M minutes and validated on that dev split (its exact match is the dev ExpRate),
 then the whole 2014 test set decoded once, at the end, greedily and with the recipe's beam. The last --json
 line holds exprate, exprate_le1, exprate_le2 (the recipe's beam), exprate_greedy, minutes, steps,
 images_per_s, train_formulas and minutes_to_exprate. The test set chooses nothing.
