@@ -29,7 +29,7 @@ def test_unknown_profile_refused():
 def test_overrides_known_and_extra():
     p = get_profile("smoke", epochs=5, m1_dropout=0.2)
     assert p.epochs == 5 and p.extra["m1_dropout"] == 0.2
-    assert get_profile("smoke").epochs == 2 and get_profile("smoke").extra == {"m1_feed": False}  # the stored profile is unchanged
+    assert get_profile("smoke").epochs == 2 and get_profile("smoke").extra == {}  # the stored profile is unchanged
 
 
 def test_a_misspelt_setting_is_refused_with_the_nearest_name():

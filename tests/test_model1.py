@@ -275,8 +275,9 @@ def test_a_checkpoint_written_before_the_options_were_retired_still_loads(tmp_pa
     from lib.data.vocab import Vocab
     from lib.models import checkpoint
 
-    model = tiny().eval()
-    vocab = Vocab.build([["x", "y"]] * 2)
+    vocab = Vocab.build([["x", "y", "z", "+", "-"]] * 2)
+    torch.manual_seed(0)
+    model = build_model("model1", len(vocab), **TINY).eval()
     old = {**model.hparams, "attention": "luong", "init": "mean", "positions": False, "presence": False,
            "ctc": False}
     path = tmp_path / "old.pt"
@@ -287,7 +288,7 @@ def test_a_checkpoint_written_before_the_options_were_retired_still_loads(tmp_pa
     loaded, _, ckpt = checkpoint.load_model(path)
     assert ckpt.hparams == old and loaded.hparams == model.hparams
     images, mask = padded_batch([(40, 80), (32, 64)], seed=5)
-    tgt = torch.randint(1, V, (2, 4))
+    tgt = torch.randint(1, len(vocab), (2, 4))
     torch.testing.assert_close(loaded(images, tgt, mask), model(images, tgt, mask))
     raw["hparams"] = {**old, "presence": True}
     torch.save(raw, path)

@@ -153,7 +153,7 @@ def test_schedules():
     from lib.training.config import TrainConfig
     from lib.training.schedule import lr_factor, progress
 
-    step = [lr_factor(TrainConfig(), epoch, 0, 0.0) for epoch in range(12)]
+    step = [lr_factor(TrainConfig(schedule="step"), epoch, 0, 0.0) for epoch in range(12)]
     assert step[:5] == [1.0] * 5 and step[5:10] == [0.5] * 5 and step[10] == 0.25
     cfg = TrainConfig(schedule="cosine", epochs=2, warmup_steps=5, final_lr=0.0)
     cos = [lr_factor(cfg, s // 10, s, progress(cfg, s, 10, 0.0)) for s in range(20)]
@@ -165,6 +165,9 @@ def test_schedules():
     assert lr_factor(timed, 1, 1000, progress(timed, 1000, 10, 600.0)) == pytest.approx(0.1)
     assert progress(TrainConfig(epochs=4, max_minutes=float("inf")), 20, 10, 1e9) == pytest.approx(0.5)
     assert lr_factor(TrainConfig(schedule="constant", warmup_steps=4), 3, 1, 0.9) == pytest.approx(0.5)
+    # a step budget: the steps alone, whatever the clock says
+    stepped = TrainConfig(schedule="cosine", epochs=100, max_minutes=10.0, max_steps=400)
+    assert progress(stepped, 100, 10, 599.0) == pytest.approx(0.25) and progress(stepped, 800, 10, 0.0) == 1.0
     # lr_hold: the peak held for that share of the run, then the whole cosine in the rest, ending at final_lr
     held = TrainConfig(schedule="cosine", epochs=100, max_minutes=10.0, warmup_steps=10, final_lr=0.1, lr_hold=0.6)
     at = {t: lr_factor(held, 0, 500, t) for t in (0.3, 0.6, 0.8, 1.0)}
@@ -187,7 +190,8 @@ def test_resolve_budget():
     assert resolve_budget(smoke) == (smoke.epochs, smoke.max_minutes)
     assert resolve_budget(smoke, ablation=True) == (smoke.ablation_epochs, smoke.ablation_minutes)
     assert resolve_budget(smoke, 3, "inf") == (3, math.inf)
-    assert resolve_budget(get_profile("gpu")) == (get_profile("gpu").epochs, math.inf)  # the gpu profile: epochs
+    assert resolve_budget(get_profile("gpu")) == (40, 30.0)  # the gpu profile: epochs, capped by minutes
+    assert resolve_budget(get_profile("gpu").replace(max_minutes=None)) == (40, math.inf)
     with pytest.raises(ValueError, match="epochs >= 1"):
         resolve_budget(smoke, 0)
 

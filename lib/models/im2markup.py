@@ -112,13 +112,14 @@ class Im2Markup(Im2SeqModel):
     def upgrade_hparams(hparams: dict) -> dict:
         """A checkpoint's constructor arguments for this code: retired options at their kept value dropped."""
         out = dict(hparams)
+        if "attention" in out:  # every checkpoint saved before the retirement; those before `feed` fed the attention
+            out.setdefault("feed", True)
         for name, kept in RETIRED.items():
             if name in out:
                 if out[name] != kept:
                     raise ValueError(f"a model 1 built with {name}={out[name]!r}: that option was measured, not "
                                      f"adopted, and removed (docs/learning.md); this code cannot rebuild it")
                 del out[name]
-        out.setdefault("feed", True)  # checkpoints from before `feed` existed fed the attention back
         return out
 
     def encode(self, images: Tensor, mask: Tensor | None = None) -> dict:
@@ -173,7 +174,11 @@ class Im2Markup(Im2SeqModel):
         state = {"h": h, "c": c, "feed": out[:, 0], "attn": attn[:, 0]}
         return self.generator(state["feed"]), state
 
-    def decode_prefix(self, memory: dict, tokens: Tensor) -> tuple[Tensor, Tensor]:
+    def decode_prefix(self, memory: dict, tokens: Tensor) -> Tensor:
+        """Logits [B, T, V] for whole prefixes (as model 2's)."""
+        return self._decode(memory, tokens)[0]
+
+    def _decode(self, memory: dict, tokens: Tensor) -> tuple[Tensor, Tensor]:
         """Logits [B, T, V] for whole prefixes and the attention maps [B, T, N]."""
         state = self.init_state(memory)
         embs = self.embed(tokens)
@@ -194,7 +199,7 @@ class Im2Markup(Im2SeqModel):
     def attention(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Teacher forcing with the attention shown: (logits [B, T, V], attention [B, T, N] over the feature grid,
         row-major; `encode(...)["hw"]` gives its shape). For figures and `python -m lib.bench prior`."""
-        return self.decode_prefix(self.encode(images, mask), tgt_in)
+        return self._decode(self.encode(images, mask), tgt_in)
 
     def forward(self, images: Tensor, tgt_in: Tensor, mask: Tensor | None = None) -> Tensor:
         """Teacher forcing (`tgt_in` starts with <SOS>): logits [B, T, V]."""
