@@ -89,7 +89,7 @@ def test_training_resumes_under_another_precision(data, tmp_path, monkeypatch, f
     train_model("model2", data, tmp_path, _profile(), epochs=1, **TINY)
     assert checkpoint.load(tmp_path / "last.pt").epoch == 1
     _fake_precision(monkeypatch, second)
-    result = train_model("model2", data, tmp_path, _profile(), epochs=2, **TINY)
+    result = train_model("model2", data, tmp_path, _profile(), epochs=2, allow_changes=True, **TINY)
     assert result.epochs_run == 2 and [r["epoch"] for r in result.history] == [1, 2]
 
 
@@ -100,7 +100,8 @@ def test_model1_recurrent_layers_compute_in_fp32_under_autocast(dtype):
     from lib.models import build_model
 
     torch.manual_seed(0)
-    model = build_model("model1", 12, cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=16, dec_hidden=32, embed=16)
+    model = build_model("model1", 12, cnn_widths=[8, 16, 16, 16, 32, 32], enc_hidden=16, dec_hidden=32, embed=16,
+                        feed=True)  # input feeding: the LSTMCell path too
     seen = []
 
     def hook(module, args, out):

@@ -13,8 +13,9 @@ import json
 import shutil
 from pathlib import Path
 
-from ..run import atomic
+from ..run import atomic, records
 from .metrics import KEYS
+from .submission import METRICS_NAME
 
 FIGURES = {  # step folder -> figures its notebook saves, in the report's order
     "export": ("page_boxes", "crops"),
@@ -69,7 +70,7 @@ def _splits_table(splits: dict) -> list[str]:
 
 
 def _model_section(title: str, folder: Path, figures: list[str]) -> list[str]:
-    settings, best = _json(folder / "settings.json"), _best_epoch(folder)
+    settings, best = records.read_settings(folder) or {}, _best_epoch(folder)
     lines = [f"## {title}", ""]
     if not settings:
         return lines + ["Not trained in this run.", ""]
@@ -92,9 +93,9 @@ def build(run_dir: Path, out: Path, commands: list[str]) -> str:
     """The report's Markdown (figures copied into `out/figures/`)."""
     run_dir, out = Path(run_dir), Path(out)
     figs = _figures(run_dir, out)
-    export, cleaning = _json(run_dir / "export" / "export_report.json"), \
-        _json(run_dir / "cleaning" / "cleaning_report.json")
-    metrics = _json(out / "metrics.json")
+    export = records.read_export_report(run_dir / "export") or {}
+    cleaning = records.read_cleaning_report(run_dir / "cleaning") or {}
+    metrics = _json(out / METRICS_NAME)
     lines = [f"# Report draft: run `{run_dir.name}`", "",
              "Written by notebook 06 from the run's records; edit the text, keep the numbers.", "",
              "## Data and cleaning", ""]
@@ -114,7 +115,7 @@ def build(run_dir: Path, out: Path, commands: list[str]) -> str:
                             figs.get("model2", []))
     lines += ["## Augmentation ablation", ""]
     table = run_dir / "ablation" / "table.md"
-    best = _json(run_dir / "ablation" / "best.json")
+    best = records.read_ablation_best(run_dir / "ablation") or {}
     if table.is_file():
         lines += [table.read_text(encoding="utf-8").strip(), ""]
         if best:
