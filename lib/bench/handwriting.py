@@ -46,11 +46,12 @@ def prepare_crohme(home: Path, root: Path, profile, n_train: int | None, seed: i
     t0 = time.monotonic()
     workers = pool_workers(profile.workers)
     shutil.rmtree(base / "interim", ignore_errors=True)
-    crohme.export_crohme(where, base / "interim", n_train, n_test, profile.dev_fraction, seed, workers, TEST_SET,
-                         profile.crohme_symbol_height, profile.crohme_dev_by, profile.crohme_parts,
-                         profile.crohme_composed, profile.demo_mix)
+    exported = crohme.export_crohme(where, base / "interim", n_train, n_test, profile.dev_fraction, seed, workers,
+                                    TEST_SET, profile.crohme_symbol_height, profile.crohme_dev_by, profile.crohme_parts,
+                                    profile.crohme_composed, profile.demo_mix)
     report = clean(base / "interim", processed, profile.max_tokens, of_profile(profile), plain=True,
                    workers=workers, symbol_height=profile.crohme_symbol_height)
+    records.write_export_report(processed, exported)  # what was cut, composed and held out, beside the cleaning
     atomic.write_json(stamp, params)
     shutil.rmtree(base / "interim", ignore_errors=True)
     seconds = time.monotonic() - t0
