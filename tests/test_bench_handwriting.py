@@ -31,6 +31,8 @@ def test_crohme_speedrun_on_a_few_files(tmp_path, monkeypatch, capsys):
     assert set(res["minutes_to_exprate"]) == {"10", "25", "50"}
     overlap = res["splits"]["overlap_with_train"]
     assert overlap["dev"]["formulas"] > 0 and overlap["dev"]["in_train"] == 0
+    exported = json.loads(next((tmp_path / "data" / "bench").rglob("export_report.json")).read_text())
+    assert exported["split_by"] == "writer+formula" and res["dev_by"] == "writer" and "dev_minus_test" in res
     assert "test 2014 (12 formulas, greedy)" in out and "beam2" in out
     # the data is made once per recipe, then reused
     assert learn.main(argv[:-1]) == 0
