@@ -182,10 +182,11 @@ _PROFILES: dict[str, Profile] = {
         # a minute from scratch teaches model 2 nothing: every arm continues notebook 04's best.pt, gently
         ablation_start="model2", ablation_overrides={"lr": 5e-4, "warmup_steps": 20},
         # CROHME: every file at half the published scale (a CPU is pixel-bound), four sub-expressions cut from each
-        # training file, model 2's first 15 minutes on the demo set (it learns where to look sooner)
+        # training file and 8,000 demo formulas drawn with its symbols, model 2's first 15 minutes on the demo set
         per_data={"crohme": dict(
             crohme_train=None, crohme_test=None, crohme_symbol_height=20.0, max_minutes=34.0, pretrain_minutes=15.0,
-            crohme_parts=4, max_steps=None,  # minutes: its demo phase is measured in minutes
+            crohme_parts=4, crohme_composed=8000,  # more formulas in CROHME's own hand: both raised dev ExpRate
+            max_steps=None,  # minutes: its demo phase is measured in minutes
             per_model={"model1": {"max_minutes": 14.0, "pretrain_minutes": 0.0}})},
     ),
     # The course-grade run on one RTX 3090 (24 GB, bf16) or Colab's T4 (15 GB, fp16): the CPU's levers sized for a
@@ -207,7 +208,7 @@ _PROFILES: dict[str, Profile] = {
         # compute for the 3.7x formulas the decomposition paper trained on
         per_data={"crohme": dict(
             epochs=300, max_minutes=55.0, max_tokens=200, lr=1e-3, warmup_steps=1000, augment="scale", beam=10,
-            m2_dropout=0.3, pretrain_minutes=5.0, crohme_parts=8,
+            m2_dropout=0.3, pretrain_minutes=5.0, crohme_parts=8, crohme_composed=8000,
             per_model={"model1": {"epochs": 100, "max_minutes": 40.0, "pretrain_minutes": 0.0}},
             ablation_start="model2", ablation_epochs=20, ablation_minutes=3.0,
             ablation_overrides={"lr": 3e-4, "warmup_steps": 100})},
