@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lib.data import crohme, inkml, inkml_compose
-from tests.test_inkml_parts import MATHML, SYMBOLS, pen_file
+from tests.test_inkml_parts import SYMBOLS, pen_file, six_writers
 
 ROOT = Path(__file__).resolve().parent.parent
 CROHME = ROOT.parent / "shared" / "data" / "crohme"
@@ -63,13 +63,7 @@ def test_a_token_no_file_wrote_is_refused_by_name(tmp_path):
 
 
 def test_the_export_composes_with_the_training_files_symbols_only(tmp_path, monkeypatch):
-    src = tmp_path / "c"
-    for w in range(6):
-        for i in range(3):
-            k = i + 10 * w
-            pen_file(src / "train" / "Col" / f"w{w}_f{i}.inkml", truth=f"$x^2+{k}=y$",
-                     mathml=MATHML.replace(">1</mn>", f">{k}</mn>"), writer=f"writer{w}")
-    pen_file(src / "test2014" / "t.inkml")
+    src = six_writers(tmp_path / "c", 3)
     banked: list[str] = []
     real = inkml_compose.build_bank
     monkeypatch.setattr(inkml_compose, "build_bank", lambda files, **kw: banked.extend(files) or real(files, **kw))

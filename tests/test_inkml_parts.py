@@ -44,6 +44,17 @@ def pen_file(path: Path, truth: str = "$x^2+1=y$", mathml: str = MATHML, symbols
     return path
 
 
+def six_writers(src: Path, files: int) -> Path:
+    """A CROHME-shaped folder: 6 writers with `files` distinct formulas each (x^2+k=y), and one test file."""
+    for w in range(6):
+        for i in range(files):
+            k = i + 10 * w
+            pen_file(src / "train" / "Col" / f"w{w}_f{i}.inkml", truth=f"$x^2+{k}=y$",
+                     mathml=MATHML.replace(">1</mn>", f">{k}</mn>"), writer=f"writer{w}")
+    pen_file(src / "test2014" / "t.inkml")
+    return src
+
+
 def test_a_file_is_cut_into_its_scripts_terms_and_sides(tmp_path):
     ink, pieces = inkml_parts.decompose(pen_file(tmp_path / "a.inkml"))
     got = {p.tex: p.traces for p in pieces}
@@ -133,13 +144,7 @@ def test_writer_split_holds_out_writers_and_their_formulas(tmp_path):
 
 
 def test_parts_come_from_training_files_only(tmp_path):
-    src = tmp_path / "c"
-    for w in range(6):
-        for i in range(4):
-            k = i + 10 * w
-            pen_file(src / "train" / "Col" / f"w{w}_f{i}.inkml", truth=f"$x^2+{k}=y$",
-                     mathml=MATHML.replace(">1</mn>", f">{k}</mn>"), writer=f"writer{w}")
-    pen_file(src / "test2014" / "t.inkml")
+    src = six_writers(tmp_path / "c", 4)
     out = tmp_path / "out"
     report = crohme.export_crohme(src, out, None, None, 0.34, seed=0, workers=0, parts=2)
     parts = report["parts"]

@@ -190,7 +190,7 @@ def export_parts(train: list[tuple[Path, str]], out: Path, per_file: int, dev_fo
     into `out` and added to `rows` as split "train", source `<file>#<LaTeX>`; what was made and skipped."""
     found = parallel_map(inkml_parts.list_parts, [str(f) for f, _ in train], workers, desc="cut InkML",
                          unit="file")
-    chosen, skipped, dev_hits = [], Counter(), 0
+    chosen, jobs, skipped, dev_hits = [], [], Counter(), 0
     examples: dict[str, list[str]] = {}
     for (f, cid), (texs, reason, error) in zip(train, found):
         if reason:
@@ -201,18 +201,20 @@ def export_parts(train: list[tuple[Path, str]], out: Path, per_file: int, dev_fo
         allowed = [i for i, t in enumerate(texs) if t not in dev_formulas]
         dev_hits += len(texs) - len(allowed)
         allowed.sort(key=lambda i: _rank(f"part:{cid}:{texs[i]}", seed))
-        for k, i in enumerate(sorted(allowed[:per_file])):
-            chosen.append((str(f), i, str(out / f"{cid}~p{k}.png"), str(out / f"{cid}~p{k}.txt"),
-                           symbol_height, f"{cid}~p{k}", texs[i]))
+        picked = [(i, f"{cid}~p{k}") for k, i in enumerate(sorted(allowed[:per_file]))]
+        if picked:
+            jobs.append((str(f), [(i, str(out / f"{pid}.png"), str(out / f"{pid}.txt")) for i, pid in picked],
+                         symbol_height))
+            chosen += [(str(f), pid, texs[i]) for i, pid in picked]
     t0 = time.monotonic()
-    results = parallel_map(inkml_parts.render_part, [c[:5] for c in chosen], workers, desc="render parts",
-                           unit="part")
+    per_file_results = parallel_map(inkml_parts.render_parts, jobs, workers, desc="render parts", unit="file")
+    results = [r for rs in per_file_results for r in rs]
     made = set()
     for c, r in zip(chosen, results):
         if r["ok"]:
             tally.keep("train")
-            rows.append({"crop_id": c[5], "split": "train", "source": f"{c[0]}#{c[6]}", "label": f"{c[5]}.txt"})
-            made.add(c[6])
+            rows.append({"crop_id": c[1], "split": "train", "source": f"{c[0]}#{c[2]}", "label": f"{c[1]}.txt"})
+            made.add(c[2])
         else:
             tally.drop("train", r["reason"], r["error"])
     return {"per_file": per_file, "files_cut": len(train) - sum(skipped.values()), "files_not_cut": dict(skipped),

@@ -54,6 +54,7 @@ class Ink:
     truth: str | None
     empty_traces: int = 0
     notes: list[str] = field(default_factory=list)
+    trace_index: dict[str, int] = field(default_factory=dict)  # a <trace>'s id -> its place in `traces`
 
 
 def _parse_xml(path: Path) -> ET.Element:
@@ -94,11 +95,19 @@ def read_truth(path: str | Path) -> str | None:
 
 def read_inkml(path: str | Path) -> Ink:
     """Parse one InkML file; raises InkmlError (with a `reason`) when it cannot be rendered."""
-    path = Path(path)
+    return ink_of(read_root(path), path)
+
+
+def read_root(path: str | Path) -> ET.Element:
+    """The file's XML root; InkmlError when it cannot be read or parsed."""
     try:
-        root = _parse_xml(path)
+        return _parse_xml(Path(path))
     except OSError as e:
         raise InkmlError(path, PARSE_ERROR, f"cannot read ({e})") from None
+
+
+def ink_of(root: ET.Element, path: str | Path) -> Ink:
+    """The strokes, symbol groups and truth of a parsed file (`path` names it in errors)."""
     truth = _truth(root)
     traces: list[np.ndarray] = []
     index: dict[str, int] = {}
@@ -120,7 +129,7 @@ def read_inkml(path: str | Path) -> Ink:
         refs = [index[v.get("traceDataRef")] for v in g.findall(f"{NS}traceView") if v.get("traceDataRef") in index]
         if refs:
             groups.append(refs)
-    return Ink(traces, groups, truth, empty)
+    return Ink(traces, groups, truth, empty, trace_index=index)
 
 
 def symbol_size(ink: Ink) -> float:

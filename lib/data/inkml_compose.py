@@ -67,14 +67,12 @@ def file_symbols(path: str | Path) -> list[tuple[str, Sample]]:
     """(token, sample) of every drawn symbol of a file `inkml_parts.decompose` accepts (fraction bars as "\\frac",
     radicals as "\\sqrt"); [] when it does not."""
     try:
-        ink, _ = inkml_parts.decompose(path)
+        ink, _, math, strokes = inkml_parts.cut(path)
     except (inkml_parts.PartsError, inkml.InkmlError):
         return []
-    root = inkml._parse_xml(Path(path))
-    strokes = inkml_parts._strokes_by_id(root)
     unit = inkml.symbol_size(ink)
     out = []
-    for e in root.iter():
+    for e in math.iter():
         tag, sid = inkml_parts._local(e.tag), e.get(inkml_parts.XML_ID)
         if sid not in strokes:
             continue

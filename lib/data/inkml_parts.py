@@ -179,9 +179,14 @@ def tokens(tex: str) -> list[str] | None:
 def decompose(path: str | Path, min_symbols: int = MIN_SYMBOLS) -> tuple[inkml.Ink, list[Piece]]:
     """The file's ink and its distinct sub-expressions (the whole formula excluded); raises PartsError or
     InkmlError with a reason when the file cannot be cut."""
+    return cut(path, min_symbols)[:2]
+
+
+def cut(path: str | Path, min_symbols: int = MIN_SYMBOLS) -> tuple[inkml.Ink, list[Piece], ET.Element, dict]:
+    """`decompose`, plus the file's MathML and its id -> strokes map (what composition reads): one parse."""
     path = Path(path)
-    ink = inkml.read_inkml(path)
-    root = inkml._parse_xml(path)
+    root = inkml.read_root(path)
+    ink = inkml.ink_of(root, path)
     ax = next((a for a in root.iter(f"{inkml.NS}annotationXML") if a.get("type") == "truth"), None)
     math = next(iter(ax), None) if ax is not None else None
     if math is None or ink.truth is None:
@@ -192,8 +197,9 @@ def decompose(path: str | Path, min_symbols: int = MIN_SYMBOLS) -> tuple[inkml.I
     truth_tokens = tokens(ink.truth)
     if truth_tokens is None or _unbraced(tokens(whole.tex)) != _unbraced(truth_tokens):
         raise PartsError(path, DISAGREES, f"MathML reads {whole.tex!r}, truth {ink.truth!r}")
-    strokes = _strokes_by_id(root)
-    needed = [i for i in whole.ids if i not in strokes and _needs_ink(math, i)]
+    strokes = _strokes_by_id(root, ink.trace_index)
+    drawn = {e.get(XML_ID) for e in math.iter() if _local(e.tag) in ("mi", "mn", "mo", "mfrac", "msqrt", "mroot")}
+    needed = [i for i in whole.ids if i not in strokes and i in drawn]
     if needed:
         raise PartsError(path, UNSEGMENTED, f"symbols without strokes: {', '.join(sorted(needed)[:5])}")
     seen = {latex.join(truth_tokens)}
@@ -210,7 +216,7 @@ def decompose(path: str | Path, min_symbols: int = MIN_SYMBOLS) -> tuple[inkml.I
         seen.add(key)
         traces = sorted({t for i in node.ids for t in strokes.get(i, ())})
         pieces.append(Piece(key, traces))
-    return ink, pieces
+    return ink, pieces, math, strokes
 
 
 def _unbraced(toks: list[str] | None) -> list[str] | None:
@@ -229,21 +235,8 @@ def _balanced(toks: list[str]) -> bool:
     return not stack
 
 
-def _needs_ink(math: ET.Element, id_: str) -> bool:
-    """Leaves, fraction bars and radicals are drawn; rows and script holders are not."""
-    for e in math.iter():
-        if e.get(XML_ID) == id_:
-            return _local(e.tag) in ("mi", "mn", "mo", "mfrac", "msqrt", "mroot")
-    return False
-
-
-def _strokes_by_id(root: ET.Element) -> dict[str, list[int]]:
-    """MathML id -> indices of the strokes in its trace group (in `read_inkml`'s numbering)."""
-    index, n = {}, 0
-    for tr in root.iter(f"{inkml.NS}trace"):
-        if inkml._points(tr.text).size:
-            index[tr.get("id", str(n))] = n
-            n += 1
+def _strokes_by_id(root: ET.Element, index: dict[str, int]) -> dict[str, list[int]]:
+    """MathML id -> indices of the strokes in its trace group (`index`: trace id -> place, from `inkml.ink_of`)."""
     out: dict[str, list[int]] = {}
     for g in root.iter(f"{inkml.NS}traceGroup"):
         ref = g.find(f"{inkml.NS}annotationXML")
@@ -268,15 +261,19 @@ def list_parts(path: str) -> tuple[list[str], str, str]:
         return [], e.reason, str(e)
 
 
-def render_part(job: tuple) -> dict:
-    """Worker: (InkML path, piece index, png path, label path, symbol height) -> result dict."""
-    src, index, png, label, symbol_height = job
+def render_parts(job: tuple) -> list[dict]:
+    """Worker: (InkML path, [(piece index, png path, label path)], symbol height) -> a result dict per piece; the
+    file is cut once for all its pieces."""
+    src, wanted, symbol_height = job
     try:
         ink, pieces = decompose(src)
+    except (PartsError, inkml.InkmlError) as e:
+        return [{"src": src, "ok": False, "reason": e.reason, "error": str(e)} for _ in wanted]
+    out = []
+    for index, png, label in wanted:
         piece = pieces[index]
         img = inkml.render_at(piece_ink(ink, piece), symbol_height)
         atomic.write_bytes(png, png_bytes(img))
         atomic.write_text(label, piece.tex + "\n")
-        return {"src": src, "ok": True, "height": img.shape[0], "width": img.shape[1]}
-    except (PartsError, inkml.InkmlError, IndexError) as e:
-        return {"src": src, "ok": False, "reason": getattr(e, "reason", "part_missing"), "error": f"{src}: {e}"}
+        out.append({"src": src, "ok": True, "height": img.shape[0], "width": img.shape[1]})
+    return out
