@@ -2,8 +2,8 @@
 records, in the sections of the course report, for the student to edit.
 
 Every number is read from a file the run wrote (export and cleaning reports, each model's `settings.json` and
-`log_epochs.csv`, the ablation's `results.json`, `metrics.json`); every figure is copied into
-`submission/figures/` beside it, so the zip holds what the report shows. The executed notebooks go to
+`log_epochs.csv`, the ablation's `results.json`, `metrics.json`); every other step's figure is copied into
+`submission/figures/` beside it (notebook 06's own are there already), so the zip holds what the report shows. The executed notebooks go to
 `submission/notebooks/`.
 """
 from __future__ import annotations
@@ -53,11 +53,13 @@ def _figures(run_dir: Path, out: Path) -> dict[str, list[str]]:
     for step, names in FIGURES.items():
         for name in names:
             src = run_dir / step / f"{name}.png"
-            if src.is_file():
-                dst = out / "figures" / f"{step}_{name}.png"
-                if src.resolve() != dst.resolve():
-                    shutil.copyfile(src, dst)
-                found.setdefault(step, []).append(f"figures/{step}_{name}.png")
+            if not src.is_file():
+                continue
+            if src.parent.resolve() == out.resolve():  # notebook 06's own figures are in the folder already
+                found.setdefault(step, []).append(src.name)
+                continue
+            shutil.copyfile(src, out / "figures" / f"{step}_{name}.png")
+            found.setdefault(step, []).append(f"figures/{step}_{name}.png")
     return found
 
 
